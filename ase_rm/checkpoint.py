@@ -1,0 +1,132 @@
+"""One self-describing checkpoint format, loadable with ``torch.load(weights_only=True)``.
+
+A checkpoint is a dict of plain types and tensors::
+
+    format_version, package_version, model_config, state_dict, species,
+    cutoff, noise_config, train_config, training_summary, volume_fit
+
+Shipped checkpoints live in ``ase_rm/pretrained/NAME.pt``; a checkpoint may
+be named by path or by that NAME.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ModelConfig
+from .errors import CheckpointError
+from .model import Denoiser
+from .potential import Potential
+
+FORMAT_VERSION = 1
+REQUIRED = ("format_version", "model_config", "state_dict", "species", "cutoff")
+
+
+def package_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def shipped_names() -> list[str]:
+    """Names of the checkpoints that ship inside the package."""
+    folder = resources.files("ase_rm") / "pretrained"
+    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
+
+
+def resolve(path_or_name: str | os.PathLike[str]) -> Path:
+    """The file of a checkpoint given by path or by shipped name."""
+    p = Path(path_or_name)
+    if p.is_file():
+        return p
+    name = str(path_or_name)
+    if name in shipped_names():
+        return Path(str(resources.files("ase_rm") / "pretrained" / f"{name}.pt"))
+    raise CheckpointError(
+        f"no checkpoint file {str(p)!r} and no shipped model of that name "
+        f"(shipped: {', '.join(shipped_names()) or 'none'})"
+    )
+
+
+def make_checkpoint(
+    model: Denoiser,
+    noise_config: dict[str, Any] | None = None,
+    train_config: dict[str, Any] | None = None,
+    training_summary: dict[str, Any] | None = None,
+    volume_fit: dict[int, float] | None = None,
+) -> dict[str, Any]:
+    """The checkpoint dict of a model (weights copied to CPU)."""
+    cfg = model.config
+    return {
+        "format_version": FORMAT_VERSION,
+        "package_version": package_version(),
+        "model_config": cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "species": list(cfg.species),
+        "cutoff": float(cfg.cutoff),
+        "noise_config": dict(noise_config or {}),
+        "train_config": dict(train_config or {}),
+        "training_summary": dict(training_summary or {}),
+        "volume_fit": {int(k): float(v) for k, v in (volume_fit or {}).items()},
+    }
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """torch.save to a temporary file, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_checkpoint(path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and check a checkpoint dict (weights_only=True, on CPU)."""
+    path = resolve(path_or_name)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable ase_rm checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict) or any(k not in data for k in REQUIRED):
+        raise CheckpointError(f"{path} is not an ase_rm checkpoint (missing keys {[k for k in REQUIRED if not isinstance(data, dict) or k not in data]})")
+    version = data["format_version"]
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version}; this ase_rm reads version {FORMAT_VERSION}"
+        )
+    return data
+
+
+def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
+    """Rebuild the denoiser of a checkpoint dict (float64 until cast)."""
+    model = Denoiser(ModelConfig.from_dict(data["model_config"]))
+    try:
+        model.load_state_dict(data["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint weights do not fit its model config: {exc}") from exc
+    return model
+
+
+def load_potential(
+    path_or_name: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Potential, dict[str, Any]]:
+    """A ready :class:`Potential` (eval mode) and the checkpoint's metadata."""
+    data = read_checkpoint(path_or_name)
+    model = model_from_checkpoint(data).to(device=device, dtype=dtype).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    meta = {k: v for k, v in data.items() if k != "state_dict"}
+    return Potential(model).eval(), meta

@@ -1,0 +1,300 @@
+"""Frozen configuration dataclasses and the published presets (method.md).
+
+Every config has ``from_dict`` (unknown keys are a :class:`ConfigError`) and
+``to_dict`` (plain lists, safe for TOML/YAML and ``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ase.data import atomic_numbers, chemical_symbols
+
+from .errors import ConfigError
+
+T = TypeVar("T", bound="_Config")
+
+
+class _Config:
+    """Mixin: dict round trip with strict key checking."""
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"unknown {cls.__name__} keys {unknown}; allowed: {sorted(names)}"
+            )
+        kwargs = {}
+        for key, value in data.items():
+            if isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # pragma: no cover - defensive
+            raise ConfigError(f"invalid {cls.__name__}: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def replace(self: T, **changes: Any) -> T:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def species_from_symbols(symbols: str | list[str] | tuple[str | int, ...]) -> tuple[int, ...]:
+    """Atomic numbers, sorted, from symbols ("H C N") or numbers."""
+    items = symbols.replace(",", " ").split() if isinstance(symbols, str) else symbols
+    out = set()
+    for item in items:
+        if isinstance(item, int):
+            z = item
+        elif item in atomic_numbers:
+            z = atomic_numbers[item]
+        else:
+            raise ConfigError(f"unknown element {item!r}")
+        if not 0 < z < len(chemical_symbols):
+            raise ConfigError(f"unknown atomic number {z}")
+        out.add(z)
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """The CACE-style denoiser (method.md section 3).
+
+    Attributes:
+        species: atomic numbers the model knows, sorted.
+        cutoff: neighbour cutoff rc, Å.
+        n_bessel: number of Bessel radial functions.
+        n_radial: radial functions after the per-l, per-channel mixing.
+        n_embedding: element embedding size N_emb (N_emb^2 edge channels).
+        separate_receiver: learn a separate receiver embedding.
+        lmax: highest angular order of the Cartesian monomials.
+        numax: body order of the invariants (1, 2 or 3).
+        hidden: MLP hidden sizes of the readout.
+        cutoff_p: exponent p of the polynomial cutoff.
+        trainable_bessel: train the Bessel frequencies w_n.
+    """
+
+    species: tuple[int, ...]
+    cutoff: float = 4.5
+    n_bessel: int = 6
+    n_radial: int = 8
+    n_embedding: int = 3
+    separate_receiver: bool = False
+    lmax: int = 3
+    numax: int = 3
+    hidden: tuple[int, ...] = (24, 12)
+    cutoff_p: int = 2
+    trainable_bessel: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.species:
+            raise ConfigError("ModelConfig.species is empty")
+        if tuple(sorted(set(self.species))) != tuple(self.species):
+            raise ConfigError("ModelConfig.species must be sorted and unique")
+        if self.cutoff <= 0:
+            raise ConfigError("ModelConfig.cutoff must be positive")
+        if self.numax not in (1, 2, 3):
+            raise ConfigError("ModelConfig.numax must be 1, 2 or 3")
+        if self.lmax < 0 or (self.numax == 3 and self.lmax < 2):
+            raise ConfigError("ModelConfig.lmax must be >= 0 (>= 2 for numax 3)")
+
+
+@dataclass(frozen=True)
+class NoiseConfig(_Config):
+    """The noising recipe (method.md section 2).
+
+    Attributes:
+        kind: "molecule" (no cell, no stress) or "crystal" (strain + stress).
+        levels: displacement noise levels s; 0 is the clean frame.
+        displacement_scale: d = displacement_scale * s * (U - 0.5), Å.
+        k: harmonic constant of F_H = -k d, eV/Å^2.
+        repulsion_m: repulsion strength m, eV.
+        repulsion_n: repulsion exponent n.
+        repulsion_rc: repulsion cutoff rc, Å.
+        label_noise: label noise amplitude; adds label_noise sqrt(s) (U - 0.5), eV/Å.
+        strain_scales: isotropic strain scales a (crystals).
+        cell_noise: random cell noise, in units of L = V0^(1/3).
+        youngs_modulus: E of the isotropic elastic stress label, eV/Å^3.
+        poisson_ratio: Poisson ratio nu.
+        strain_mode: "grid" (every strain with every level) or "paired"
+            (each level once, with a strain scale drawn per frame).
+    """
+
+    kind: str = "molecule"
+    levels: tuple[float, ...] = (0, 1, 2, 3, 4, 6, 8, 10, 12, 16, 32)
+    displacement_scale: float = 0.1
+    k: float = 1.0
+    repulsion_m: float = 1.0
+    repulsion_n: int = 2
+    repulsion_rc: float = 0.7
+    label_noise: float = 0.01
+    strain_scales: tuple[float, ...] = ()
+    cell_noise: float = 0.1
+    youngs_modulus: float = 1.0
+    poisson_ratio: float = 0.3
+    strain_mode: str = "paired"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("molecule", "crystal"):
+            raise ConfigError(f"NoiseConfig.kind must be 'molecule' or 'crystal', not {self.kind!r}")
+        if not self.levels:
+            raise ConfigError("NoiseConfig.levels is empty")
+        if self.strain_mode not in ("grid", "paired"):
+            raise ConfigError("NoiseConfig.strain_mode must be 'grid' or 'paired'")
+        if self.kind == "crystal" and not self.strain_scales:
+            raise ConfigError("a crystal NoiseConfig needs strain_scales")
+
+    @property
+    def lame(self) -> tuple[float, float]:
+        """Lamé constants (lambda, mu) in eV/Å^3 from E and nu."""
+        e, nu = self.youngs_modulus, self.poisson_ratio
+        return e * nu / ((1 + nu) * (1 - 2 * nu)), e / (2 * (1 + nu))
+
+    @property
+    def frames_per_structure(self) -> int:
+        if self.kind == "crystal" and self.strain_mode == "grid":
+            return len(self.levels) * len(self.strain_scales)
+        return len(self.levels)
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """The training recipe (method.md section 3).
+
+    Attributes:
+        epochs: number of epochs (fresh noise every epoch).
+        batch_size: structures (noisy frames) per optimiser step.
+        lr: Adam learning rate.
+        amsgrad: use AMSGrad.
+        warmup_epochs: linear learning-rate warm-up length.
+        plateau_factor, plateau_patience: ReduceLROnPlateau on validation loss.
+        ema_decay: EMA of weights used for validation and the saved model.
+        grad_clip: gradient-norm clip.
+        force_weight, stress_weight: loss = wF MSE(F) + wS MSE(stress, 9 comps).
+        valid_fraction: fraction of *structures* held out for validation.
+        seed: seeds the split, the noise and the initial weights.
+        dtype: "float32" or "float64".
+        checkpoint_every: also save a resumable state every this many steps.
+        restarts: warm restarts (fresh optimiser/scheduler, weights kept).
+    """
+
+    epochs: int = 100
+    batch_size: int = 20
+    lr: float = 1e-2
+    amsgrad: bool = True
+    warmup_epochs: int = 10
+    plateau_factor: float = 0.8
+    plateau_patience: int = 10
+    ema_decay: float = 0.99
+    grad_clip: float = 10.0
+    force_weight: float = 10000.0
+    stress_weight: float = 0.0
+    valid_fraction: float = 0.1
+    seed: int = 0
+    dtype: str = "float32"
+    checkpoint_every: int = 200
+    restarts: int = 1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("TrainConfig.epochs and batch_size must be >= 1")
+        if not 0 <= self.valid_fraction < 1:
+            raise ConfigError("TrainConfig.valid_fraction must be in [0, 1)")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError("TrainConfig.dtype must be 'float32' or 'float64'")
+
+
+CRYSTAL_STRAINS = tuple(round(-0.1 + 0.02 * i, 10) for i in range(11))
+
+NOISE_PRESETS: dict[str, NoiseConfig] = {
+    "molecule": NoiseConfig(),
+    "crystal": NoiseConfig(
+        kind="crystal",
+        displacement_scale=0.05,
+        repulsion_rc=0.75,
+        label_noise=0.0,
+        strain_scales=CRYSTAL_STRAINS,
+    ),
+}
+
+MODEL_PRESETS: dict[str, ModelConfig] = {
+    "qm7b": ModelConfig(species=species_from_symbols("H C N O S Cl")),
+    "diamond": ModelConfig(species=(6,), n_embedding=1),
+    "mp20": ModelConfig(
+        species=tuple(range(1, 95)),
+        cutoff=4.0,
+        n_embedding=4,
+        separate_receiver=True,
+        lmax=2,
+        numax=2,
+        hidden=(32, 16),
+    ),
+}
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "qm7b": TrainConfig(),
+    "diamond": TrainConfig(epochs=400, batch_size=2, stress_weight=10000.0),
+    "mp20": TrainConfig(
+        epochs=70, restarts=5, batch_size=10, amsgrad=False,
+        force_weight=1000.0, stress_weight=10000.0,
+    ),
+}
+
+PRESET_NOISE: dict[str, str] = {"qm7b": "molecule", "diamond": "crystal", "mp20": "crystal"}
+
+
+@dataclass(frozen=True)
+class RunConfig(_Config):
+    """What ``ase-rm train CONFIG`` reads: data, preset and overrides.
+
+    Attributes:
+        data: path of the equilibrium structures (any format ase_rm.io reads).
+        out: run directory (metrics, resumable state, checkpoints).
+        preset: qm7b, diamond or mp20; model, noise and training defaults.
+        valid_data: optional separate validation structures.
+        model, noise, train: overrides of the preset's fields.
+        species: element symbols to train on (default: the preset's species).
+        device: torch device string.
+        name: checkpoint name stored in the training summary.
+    """
+
+    data: str
+    out: str = "runs/rm"
+    preset: str = "qm7b"
+    valid_data: str | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    noise: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    species: tuple[str, ...] | None = None
+    device: str = "cpu"
+    name: str = "rm"
+
+    def __post_init__(self) -> None:
+        if self.preset not in MODEL_PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; choose from {sorted(MODEL_PRESETS)}")
+
+    def resolve(self) -> tuple[ModelConfig, NoiseConfig, TrainConfig]:
+        """The preset with this run's overrides applied."""
+        model = MODEL_PRESETS[self.preset].to_dict()
+        if self.species is not None:
+            model["species"] = list(species_from_symbols(list(self.species)))
+        model.update(self.model)
+        noise = NOISE_PRESETS[PRESET_NOISE[self.preset]].to_dict()
+        noise.update(self.noise)
+        train = TRAIN_PRESETS[self.preset].to_dict()
+        train.update(self.train)
+        return (
+            ModelConfig.from_dict(model),
+            NoiseConfig.from_dict(noise),
+            TrainConfig.from_dict(train),
+        )

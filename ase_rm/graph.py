@@ -1,0 +1,159 @@
+"""Batched graphs: many structures in one set of tensors, neighbour lists by vesin.
+
+A :class:`Frame` is one structure as numpy arrays; :func:`build_graph` stacks
+frames into a :class:`Graph` with a full (both directions) neighbour list.
+Edge e points from sender ``edge_index[1, e]`` (j) to receiver
+``edge_index[0, e]`` (i); its vector is ``x_j - x_i + shifts[e] @ cell``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from vesin import NeighborList
+
+from .errors import InvalidStructureError
+
+
+@dataclass
+class Frame:
+    """One structure as numpy arrays (Å; cell vectors are rows)."""
+
+    positions: np.ndarray  # (n, 3) float64
+    numbers: np.ndarray  # (n,) int64
+    cell: np.ndarray  # (3, 3) float64
+    pbc: np.ndarray  # (3,) bool
+
+    @classmethod
+    def from_atoms(cls, atoms) -> Frame:  # type: ignore[no-untyped-def]
+        return cls(
+            positions=np.asarray(atoms.get_positions(), dtype=np.float64),
+            numbers=np.asarray(atoms.numbers, dtype=np.int64),
+            cell=np.asarray(atoms.cell.array, dtype=np.float64),
+            pbc=np.asarray(atoms.pbc, dtype=bool),
+        )
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+@dataclass
+class Graph:
+    """A batch of structures as torch tensors.
+
+    Attributes:
+        positions: (n_atoms, 3), Å.
+        numbers: (n_atoms,) atomic numbers.
+        cell: (n_structures, 3, 3), Å, rows are cell vectors (zeros if no pbc).
+        pbc: (n_structures, 3) bool.
+        batch: (n_atoms,) structure index of each atom.
+        edge_index: (2, n_edges) receiver i, sender j.
+        shifts: (n_edges, 3) integer cell shifts (stored in the float dtype).
+        n_atoms: (n_structures,) atoms per structure.
+    """
+
+    positions: torch.Tensor
+    numbers: torch.Tensor
+    cell: torch.Tensor
+    pbc: torch.Tensor
+    batch: torch.Tensor
+    edge_index: torch.Tensor
+    shifts: torch.Tensor
+    n_atoms: torch.Tensor
+
+    @property
+    def n_structures(self) -> int:
+        return int(self.n_atoms.shape[0])
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Graph:
+        """A copy on ``device`` with float tensors in ``dtype``."""
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            if t.is_floating_point():
+                return t.to(device=device, dtype=dtype)
+            return t.to(device=device)
+
+        return Graph(**{k: move(v) for k, v in self.__dict__.items()})
+
+
+def _box(frame: Frame) -> np.ndarray:
+    if frame.pbc.any():
+        periodic_rows = frame.cell[frame.pbc]
+        if np.linalg.matrix_rank(periodic_rows) < int(frame.pbc.sum()):
+            raise InvalidStructureError(
+                f"the cell {frame.cell.tolist()} is degenerate along its periodic directions"
+            )
+        return frame.cell
+    return np.zeros((3, 3))
+
+
+def neighbour_list(
+    frame: Frame, cutoff: float, nl: NeighborList | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full neighbour list of one frame: (i, j, shifts) with r_ij < cutoff."""
+    nl = nl or NeighborList(cutoff=cutoff, full_list=True)
+    i, j, s = nl.compute(
+        points=frame.positions, box=_box(frame), periodic=frame.pbc.tolist(), quantities="ijS"
+    )
+    return i.astype(np.int64), j.astype(np.int64), s.astype(np.int64)
+
+
+def build_graph(
+    frames: Sequence[Frame],
+    cutoff: float,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> Graph:
+    """Stack frames into one :class:`Graph` with a neighbour list of ``cutoff``.
+
+    Args:
+        frames: structures; periodic directions need a non-degenerate cell.
+        cutoff: neighbour cutoff, Å.
+        dtype: float dtype of positions, cell and shifts.
+        device: torch device.
+    """
+    if not frames:
+        raise InvalidStructureError("no structures to build a graph from")
+    nl = NeighborList(cutoff=cutoff, full_list=True)
+    senders, receivers, shifts = [], [], []
+    offset = 0
+    for frame in frames:
+        i, j, s = neighbour_list(frame, cutoff, nl)
+        receivers.append(i + offset)
+        senders.append(j + offset)
+        shifts.append(s)
+        offset += len(frame)
+    n_atoms = np.array([len(f) for f in frames], dtype=np.int64)
+    positions = np.concatenate([f.positions for f in frames])
+    numbers = np.concatenate([f.numbers for f in frames])
+    cell = np.stack([f.cell if f.pbc.any() else np.zeros((3, 3)) for f in frames])
+    pbc = np.stack([f.pbc for f in frames])
+    edge_index = np.stack([np.concatenate(receivers), np.concatenate(senders)])
+
+    def t(x: np.ndarray, float_: bool = False) -> torch.Tensor:
+        out = torch.from_numpy(np.ascontiguousarray(x))
+        return out.to(device=device, dtype=dtype) if float_ else out.to(device)
+
+    return Graph(
+        positions=t(positions, True),
+        numbers=t(numbers),
+        cell=t(cell, True),
+        pbc=t(pbc),
+        batch=t(np.repeat(np.arange(len(frames)), n_atoms)),
+        edge_index=t(edge_index),
+        shifts=t(np.concatenate(shifts), True),
+        n_atoms=t(n_atoms),
+    )
+
+
+def edge_vectors(graph: Graph, positions: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+    """Vectors x_j - x_i + S_ij @ cell, (n_edges, 3), differentiable in both inputs."""
+    i, j = graph.edge_index
+    vec = positions[j] - positions[i]
+    if graph.shifts.numel():
+        cell_per_edge = cell[graph.batch[i]]
+        vec = vec + torch.einsum("ek,ekl->el", graph.shifts, cell_per_edge)
+    return vec

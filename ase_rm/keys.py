@@ -1,0 +1,53 @@
+"""Every key ase_rm reads or writes, with its shape and unit.
+
+Units follow ASE: eV, Å, eV/Å, eV/Å^3; cell vectors are rows; stress uses
+ASE's sign (positive = the cell wants to shrink) and, in ``atoms.info``, ASE's
+Voigt order ``xx yy zz yz xz xy``.
+
+Targets are stored under ``rm_`` names, never a bare ``forces`` or ``stress``
+that ASE could move into a SinglePointCalculator on read.
+"""
+
+from __future__ import annotations
+
+# --- atoms.arrays (per atom) -------------------------------------------------
+RM_FORCES = "rm_forces"
+"""(n_atoms, 3) float, eV/Å: the fictitious restoring force (training target)."""
+
+RM_DISPLACEMENT = "rm_displacement"
+"""(n_atoms, 3) float, Å: the displacement d that was applied (minimum image)."""
+
+# --- atoms.info (per structure) ----------------------------------------------
+RM_STRESS = "rm_stress"
+"""(6,) float, eV/Å^3, Voigt xx yy zz yz xz xy, ASE sign: the strain response."""
+
+RM_NOISE_LEVEL = "rm_noise_level"
+"""float: the displacement noise level s of a noised frame."""
+
+RM_STRAIN_SCALE = "rm_strain_scale"
+"""float: the isotropic strain scale a of a noised crystal frame (0 for molecules)."""
+
+RM_SOURCE_INDEX = "rm_source_index"
+"""int: index of the equilibrium structure a noised frame came from."""
+
+RM_ENERGY = "rm_energy"
+"""float, eV: total pseudo energy E~ of a generated or relaxed structure."""
+
+RM_CONVERGED = "rm_converged"
+"""bool: whether a relaxation reached its fmax."""
+
+RM_STEPS = "rm_steps"
+"""int: optimiser steps taken by a relaxation."""
+
+# --- results of Potential.forward --------------------------------------------
+ENERGY = "energy"
+"""(n_structures,) tensor, eV: total energy per structure."""
+
+ATOMIC_ENERGIES = "energies"
+"""(n_atoms,) tensor, eV: per-atom energies E_i."""
+
+FORCES = "forces"
+"""(n_atoms, 3) tensor, eV/Å: -dE/dx."""
+
+STRESS = "stress"
+"""(n_structures, 3, 3) tensor, eV/Å^3, ASE sign: (1/V) dE/d(strain)."""

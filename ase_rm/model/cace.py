@@ -1,0 +1,145 @@
+"""The denoiser: CACE-style atomic cluster expansion without message passing.
+
+Energy-only, pure torch. Forces and stress are added by
+:class:`ase_rm.potential.Potential`. Per atom i (method.md section 3):
+
+A_i[a, n, m] = sum_j R_n(r_ij) f(r_ij) L_m(u_ij) theta_s[Z_j, a]      (edges)
+A_i[c=(a,b), n, m] = A_i[a, n, m] theta_r[Z_i, b]                    (atoms)
+A'_i[c, n', m] = sum_n A_i[c, n, m] W_{l(m)}[n, n', c]               (mixing)
+B_i = invariants(A'_i);  E_i = MLP(B_i) + Linear(B_i).
+
+Because the receiver embedding is constant over an atom's neighbours, the
+edge tensor carries N_emb (not N_emb^2) channels: the same numbers as the
+N_emb^2-channel formula, at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from .angular import AngularBasis, Invariants, monomials
+from .radial import BesselBasis, PolynomialCutoff
+
+
+def _linear(n_in: int, n_out: int) -> nn.Linear:
+    """A Linear layer left uninitialised (Denoiser.reset_parameters fills it),
+    so that building a model never draws from torch's global RNG."""
+    return nn.utils.skip_init(nn.Linear, n_in, n_out)
+
+
+class Readout(nn.Module):
+    """E_i = MLP(B_i) + Linear(B_i), SiLU activations."""
+
+    def __init__(self, n_in: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_in
+        for h in hidden:
+            layers += [_linear(width, h), nn.SiLU()]
+            width = h
+        layers.append(_linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+        self.linear = _linear(n_in, 1)
+
+    def forward(self, b: torch.Tensor) -> torch.Tensor:
+        return (self.mlp(b) + self.linear(b)).squeeze(-1)
+
+
+class Denoiser(nn.Module):
+    """Atomic energies from positions: the RM denoiser.
+
+    Args:
+        config: the :class:`ModelConfig`.
+    """
+
+    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        n_species, n_emb = len(config.species), config.n_embedding
+        index = torch.full((max(config.species) + 1,), -1, dtype=torch.long)
+        index[list(config.species)] = torch.arange(n_species)
+        self.register_buffer("species_index", index, persistent=False)
+        self.sender_embedding = nn.Parameter(torch.empty(n_species, n_emb))
+        if config.separate_receiver:
+            self.receiver_embedding = nn.Parameter(torch.empty(n_species, n_emb))
+        self.radial = BesselBasis(config.cutoff, config.n_bessel, config.trainable_bessel)
+        self.cutoff_fn = PolynomialCutoff(config.cutoff, config.cutoff_p)
+        self.angular = AngularBasis(config.lmax)
+        orders = torch.tensor([sum(m) for m in monomials(config.lmax)])
+        self.register_buffer("orders", orders, persistent=False)
+        n_channels = n_emb * n_emb
+        self.mixing = nn.Parameter(
+            torch.empty(config.lmax + 1, config.n_bessel, config.n_radial, n_channels)
+        )
+        self.invariants = Invariants(config.lmax, config.numax)
+        self.n_features = n_channels * config.n_radial * self.invariants.n_features
+        self.readout = Readout(self.n_features, config.hidden)
+        self.reset_parameters(generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw every weight from ``generator`` (torch's global RNG if None)."""
+
+        def uniform(t: torch.Tensor, bound: float) -> None:
+            t.copy_((torch.rand(t.shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound)
+
+        uniform(self.sender_embedding, 1.0)
+        if self.config.separate_receiver:
+            uniform(self.receiver_embedding, 1.0)
+        nb = self.config.n_bessel
+        self.mixing.copy_(torch.randn(self.mixing.shape, generator=generator, dtype=torch.float64) / nb**0.5)
+        for module in self.readout.modules():
+            if isinstance(module, nn.Linear):
+                bound = module.in_features**-0.5
+                uniform(module.weight, bound)
+                uniform(module.bias, bound)
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.config.cutoff)
+
+    def species_of(self, numbers: torch.Tensor) -> torch.Tensor:
+        """Row in the embedding table of each atomic number (-1 if unknown)."""
+        return self.species_index[numbers.clamp(max=self.species_index.shape[0] - 1)]
+
+    def forward(
+        self, vectors: torch.Tensor, receivers: torch.Tensor, senders: torch.Tensor,
+        numbers: torch.Tensor,
+    ) -> torch.Tensor:
+        """Atomic energies, (n_atoms,) eV.
+
+        Args:
+            vectors: (n_edges, 3) edge vectors x_j - x_i (+ shift), Å.
+            receivers: (n_edges,) atom i of each edge.
+            senders: (n_edges,) atom j of each edge.
+            numbers: (n_atoms,) atomic numbers.
+        """
+        n_atoms = numbers.shape[0]
+        species = self.species_of(numbers)
+        r = torch.linalg.vector_norm(vectors, dim=-1)
+        radial = self.radial(r) * self.cutoff_fn(r)[:, None]  # (E, nb)
+        ang = self.angular(vectors / r[:, None])  # (E, M)
+        emb_s = self.sender_embedding[species[senders]]  # (E, ne)
+        n_emb, nb, n_mono = emb_s.shape[1], radial.shape[1], ang.shape[1]
+        edge = (emb_s[:, :, None] * radial[:, None, :])[..., None] * ang[:, None, None, :]
+        a = torch.zeros(n_atoms, n_emb * nb * n_mono, dtype=edge.dtype, device=edge.device)
+        a = a.index_add(0, receivers, edge.reshape(edge.shape[0], -1))
+        a = a.view(n_atoms, n_emb, 1, nb, n_mono)
+        emb_r = self.receiver_embedding if self.config.separate_receiver else self.sender_embedding
+        a = a * emb_r[species][:, None, :, None, None]  # (N, a, b, nb, M)
+        a = a.reshape(n_atoms, n_emb * n_emb, nb, n_mono)
+        mixed = self._mix(a)  # (N, C, n', M)
+        feats = self.invariants(mixed)  # (N, C, n', K)
+        return self.readout(feats.reshape(n_atoms, -1))
+
+    def _mix(self, a: torch.Tensor) -> torch.Tensor:
+        """Per-order, per-channel radial mixing: (N, C, nb, M) -> (N, C, n', M)."""
+        w = self.mixing[self.orders]  # (M, nb, n', C)
+        return torch.einsum("icnm,mnkc->ickm", a, w)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

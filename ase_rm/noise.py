@@ -1,0 +1,133 @@
+"""The noising recipe: fictitious restoring forces and stress (method.md section 2).
+
+Crystals: C = C0 (1 + a) + cell_noise L (U - 0.5), F = C0^-1 C (row vectors),
+eps = 1/2 (F^T F - I), sigma = lambda tr(eps) I + 2 mu eps (ASE sign); atoms
+follow the cell affinely. Displacements d = scale s (U - 0.5) per component
+(minimum image for crystals); force F = -k d + F_repulsion (+ label noise for
+molecules). Randomness comes only from the numpy Generator passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from vesin import NeighborList
+
+from .config import NoiseConfig
+from .graph import Frame
+
+
+@dataclass
+class NoisyFrame:
+    """A noised structure with its targets.
+
+    Attributes:
+        frame: the noisy structure.
+        forces: (n, 3) target force, eV/Å.
+        stress: (3, 3) target stress, eV/Å^3, ASE sign; None for molecules.
+        displacement: (n, 3) applied displacement, Å.
+        level: noise level s.
+        strain_scale: strain scale a (0 for molecules).
+        source: index of the equilibrium structure.
+    """
+
+    frame: Frame
+    forces: np.ndarray
+    stress: np.ndarray | None
+    displacement: np.ndarray
+    level: float
+    strain_scale: float
+    source: int
+
+
+def strain_cell(
+    cell0: np.ndarray, scale: float, cfg: NoiseConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy cell and its stress label: (C, sigma), both (3, 3)."""
+    length = abs(np.linalg.det(cell0)) ** (1.0 / 3.0)
+    cell = cell0 * (1.0 + scale) + cfg.cell_noise * length * (rng.random((3, 3)) - 0.5)
+    deform = np.linalg.solve(cell0, cell)  # F = C0^-1 C
+    eps = 0.5 * (deform.T @ deform - np.eye(3))
+    lam, mu = cfg.lame
+    sigma = lam * np.trace(eps) * np.eye(3) + 2.0 * mu * eps
+    return cell, sigma
+
+
+def repulsion_forces(frame: Frame, cfg: NoiseConfig) -> np.ndarray:
+    """Element-blind repulsion g(r) = m (1 - r^2/rc^2)^n over pairs r < rc, eV/Å."""
+    box = frame.cell if frame.pbc.any() else np.zeros((3, 3))
+    nl = NeighborList(cutoff=cfg.repulsion_rc, full_list=True)
+    i, vec = nl.compute(frame.positions, box, frame.pbc.tolist(), quantities="iD")
+    out = np.zeros_like(frame.positions)
+    if len(i) == 0:
+        return out
+    rc2 = cfg.repulsion_rc**2
+    r2 = np.einsum("ij,ij->i", vec, vec)
+    mag = (2.0 * cfg.repulsion_m * cfg.repulsion_n / rc2) * np.clip(1.0 - r2 / rc2, 0.0, None) ** (
+        cfg.repulsion_n - 1
+    )
+    # vec = x_j - x_i, and the force on i points along x_i - x_j.
+    np.add.at(out, i, -mag[:, None] * vec)
+    return out
+
+
+def noise_frame(
+    frame: Frame,
+    cfg: NoiseConfig,
+    level: float,
+    strain_scale: float,
+    rng: np.random.Generator,
+    source: int = 0,
+) -> NoisyFrame:
+    """Noise one equilibrium structure at noise level ``level`` (and strain ``strain_scale``).
+
+    The input is not modified.
+    """
+    n = len(frame)
+    positions, cell, stress = frame.positions.copy(), frame.cell.copy(), None
+    crystal = cfg.kind == "crystal"
+    if crystal:
+        cell, stress = strain_cell(frame.cell, strain_scale, cfg, rng)
+        positions = positions @ np.linalg.solve(frame.cell, cell)
+    disp = cfg.displacement_scale * level * (rng.random((n, 3)) - 0.5)
+    if crystal and frame.pbc.any():
+        frac = np.linalg.solve(cell.T, disp.T).T  # d C^-1
+        frac = np.where(frame.pbc, np.round(frac), 0.0)
+        disp = disp - frac @ cell
+    noisy = Frame(positions + disp, frame.numbers.copy(), cell, frame.pbc.copy())
+    forces = -cfg.k * disp + repulsion_forces(noisy, cfg)
+    if cfg.label_noise and not crystal:
+        forces = forces + cfg.label_noise * np.sqrt(level) * (rng.random((n, 3)) - 0.5)
+    return NoisyFrame(noisy, forces, stress, disp, float(level), float(strain_scale if crystal else 0.0), source)
+
+
+class NoiseSchedule:
+    """Which (level, strain) each of a structure's frames gets in an epoch.
+
+    Frame k of structure m in epoch e is drawn from the Generator seeded with
+    (seed, e, m, k): reproducible, independent of batch order and of workers.
+    """
+
+    def __init__(self, cfg: NoiseConfig, seed: int) -> None:
+        self.cfg = cfg
+        self.seed = int(seed)
+
+    @property
+    def frames_per_structure(self) -> int:
+        return self.cfg.frames_per_structure
+
+    def rng(self, epoch: int, structure: int, k: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, epoch, structure, k])
+
+    def sample(self, frame: Frame, structure: int, k: int, epoch: int) -> NoisyFrame:
+        cfg, rng = self.cfg, self.rng(epoch, structure, k)
+        n_levels = len(cfg.levels)
+        level = cfg.levels[k % n_levels]
+        if cfg.kind != "crystal":
+            strain = 0.0
+        elif cfg.strain_mode == "grid":
+            strain = cfg.strain_scales[k // n_levels]
+        else:
+            strain = cfg.strain_scales[int(rng.integers(len(cfg.strain_scales)))]
+        return noise_frame(frame, cfg, level, strain, rng, source=structure)

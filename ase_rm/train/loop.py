@@ -1,0 +1,293 @@
+"""The RM training loop: Adam, warm-up, ReduceLROnPlateau, EMA, clipping,
+per-epoch validation metrics, best-EMA checkpoint and exact resume.
+
+Run directory layout::
+
+    config.json     the resolved model/noise/train configs
+    metrics.jsonl   one line of validation metrics per epoch
+    state.pt        resumable state (weights, EMA, optimiser, position in epoch)
+    best.pt         checkpoint of the best EMA model (the product)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from ase import Atoms
+
+from ..checkpoint import atomic_save, make_checkpoint
+from ..config import ModelConfig, NoiseConfig, TrainConfig
+from ..data import NoisyDataset, fit_volumes, n_batches
+from ..model import Denoiser
+from ..potential import Potential
+from .distributed import Dist
+from .ema import EMA
+from .loss import accumulate, batch_loss, summarise
+
+log = logging.getLogger(__name__)
+
+VALID_SEED_OFFSET = 1_000_003
+"""Validation noise uses seed + this, drawn once, so epochs are comparable."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or resumed and finished) run produced."""
+
+    run_dir: Path
+    best_checkpoint: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _dtype(name: str) -> torch.dtype:
+    return {"float32": torch.float32, "float64": torch.float64}[name]
+
+
+class Trainer:
+    """Trains a denoiser on noisy frames of equilibrium structures.
+
+    Args:
+        run_dir: where config, metrics, state and checkpoints go.
+        train_structures: equilibrium structures to train on.
+        valid_structures: held-out structures; if empty, fresh noise of the
+            training structures (with another seed) is used for validation.
+        model, noise, train: the configs.
+        device: torch device.
+        name: stored in the checkpoint's training summary.
+        progress: show a progress bar (None: only on a terminal).
+        extra_summary: more fields for the training summary (e.g. the command).
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        train_structures: Sequence[Atoms],
+        valid_structures: Sequence[Atoms],
+        model: ModelConfig,
+        noise: NoiseConfig,
+        train: TrainConfig,
+        device: str | torch.device = "cpu",
+        name: str = "rm",
+        progress: bool | None = None,
+        extra_summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.cfg, self.noise_cfg, self.model_cfg = train, noise, model
+        self.device, self.dtype = torch.device(device), _dtype(train.dtype)
+        self.dist = Dist.from_env()
+        self.name, self.progress = name, progress
+        self.extra_summary = dict(extra_summary or {})
+        self.data = NoisyDataset(train_structures, noise, train.seed)
+        valid = valid_structures or train_structures
+        self.valid = NoisyDataset(valid, noise, train.seed + VALID_SEED_OFFSET)
+        self.valid_is_train = not valid_structures
+        self.n_train, self.n_valid = len(train_structures), len(valid_structures)
+        self.volume_fit = fit_volumes(train_structures)
+        gen = torch.Generator().manual_seed(train.seed)
+        self.model = Denoiser(model, gen).to(self.device, self.dtype)
+        self.potential = Potential(self.model)
+        self.trained = self.dist.wrap(self.potential)
+        self.ema = EMA(self.model, train.ema_decay)
+        self.history: list[dict[str, Any]] = []
+        self.epoch, self.step, self.best_val, self.best_epoch = 0, 0, float("inf"), -1
+        self.totals: dict[str, float] = {}
+        self.elapsed = 0.0
+        self._new_optimiser()
+        self._valid_batches: list[Any] | None = None
+
+    # --- optimiser ---------------------------------------------------------
+    def _new_optimiser(self) -> None:
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=self.cfg.lr, amsgrad=self.cfg.amsgrad
+        )
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=self.cfg.plateau_factor,
+            patience=self.cfg.plateau_patience,
+        )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return n_batches(len(self.data), self.cfg.batch_size)
+
+    @property
+    def total_epochs(self) -> int:
+        return self.cfg.epochs * self.cfg.restarts
+
+    def _warmup(self, epoch_in_restart: int, step: int) -> None:
+        warm = self.cfg.warmup_epochs * self.steps_per_epoch
+        done = epoch_in_restart * self.steps_per_epoch + step + 1
+        if warm and done <= warm:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.cfg.lr * done / warm
+
+    # --- one epoch ---------------------------------------------------------
+    def _train_epoch(self, bar: Any) -> None:
+        cfg = self.cfg
+        epoch_in_restart = self.epoch % cfg.epochs
+        batches = self.data.batches(
+            self.epoch, cfg.batch_size, self.model.cutoff, self.dtype, self.device,
+            start=self.step, shard=(self.dist.rank, self.dist.world),
+        )
+        for batch in batches:
+            self._warmup(epoch_in_restart, self.step)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {self.epoch}, step {self.step}")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.ema.update(self.model)
+            sums["loss_sum"] = float(loss) * batch.n_frames
+            sums["frames"] = batch.n_frames
+            sums["atoms"] = int(batch.graph.n_atoms.sum())
+            accumulate(self.totals, sums)
+            self.step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss):.4g}", refresh=False)
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self._save_state()
+
+    def _validate(self) -> dict[str, float]:
+        if self._valid_batches is None:
+            self._valid_batches = list(
+                self.valid.batches(0, max(self.cfg.batch_size, 20), self.model.cutoff,
+                                   self.dtype, self.device, shuffle=False)
+            )
+        potential = Potential(self.ema.model)
+        totals: dict[str, float] = {}
+        loss_sum, frames = 0.0, 0
+        for batch in self._valid_batches:
+            loss, sums = batch_loss(potential, batch, self.cfg.force_weight, self.cfg.stress_weight, False)
+            accumulate(totals, sums)
+            loss_sum += float(loss) * batch.n_frames
+            frames += batch.n_frames
+        return {"val_loss": loss_sum / max(frames, 1), **{f"val_{k}": v for k, v in summarise(totals).items()}}
+
+    def _end_epoch(self, wall: float) -> dict[str, Any]:
+        totals = self.dist.all_reduce(self.totals)
+        val = self._validate()
+        row: dict[str, Any] = {
+            "epoch": self.epoch,
+            "restart": self.epoch // self.cfg.epochs,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": totals.get("loss_sum", 0.0) / max(totals.get("frames", 1), 1),
+            **{f"train_{k}": v for k, v in summarise(totals).items()},
+            **val,
+            "frames_per_s": totals.get("frames", 0) / max(wall, 1e-9),
+            "atoms_per_s": totals.get("atoms", 0) / max(wall, 1e-9),
+            "epoch_seconds": wall,
+        }
+        if self.epoch % self.cfg.epochs >= self.cfg.warmup_epochs:
+            self.scheduler.step(val["val_loss"])
+        self.history.append(row)
+        if val["val_loss"] < self.best_val:
+            self.best_val, self.best_epoch = val["val_loss"], self.epoch
+            if self.dist.is_main:
+                atomic_save(self._export(), self.run_dir / "best.pt")
+        if self.dist.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+        return row
+
+    # --- the run -----------------------------------------------------------
+    def run(self, resume: bool = False) -> TrainResult:
+        """Train to the configured number of epochs; ``resume`` continues a run."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state_path = self.run_dir / "state.pt"
+        if resume and state_path.exists():
+            self._load_state(state_path)
+            log.info("resumed at epoch %d, step %d", self.epoch, self.step)
+        elif self.dist.is_main:
+            (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps(self._configs(), indent=2))
+        bar = self._bar()
+        while self.epoch < self.total_epochs:
+            if self.epoch % self.cfg.epochs == 0 and self.step == 0 and self.epoch > 0:
+                self._new_optimiser()  # warm restart: weights and EMA are kept
+            start = time.perf_counter()
+            if bar is not None:
+                bar.reset(total=self.steps_per_epoch)
+                bar.update(self.step)
+                bar.set_description(f"epoch {self.epoch + 1}/{self.total_epochs}")
+            self._train_epoch(bar)
+            wall = time.perf_counter() - start
+            self.elapsed += wall
+            row = self._end_epoch(wall)
+            log.info("epoch %d: %s", self.epoch, {k: round(v, 6) for k, v in row.items() if isinstance(v, float)})
+            self.epoch, self.step, self.totals = self.epoch + 1, 0, {}
+            self._save_state()
+        if bar is not None:
+            bar.close()
+        if self.best_epoch < 0:  # nothing validated (zero epochs left): export now
+            atomic_save(self._export(), self.run_dir / "best.pt")
+        return TrainResult(self.run_dir, self.run_dir / "best.pt", list(self.history))
+
+    def _bar(self) -> Any:
+        if not self.dist.is_main or self.progress is False:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.steps_per_epoch, unit="batch", disable=None if self.progress is None else False,
+                    leave=False)
+
+    # --- state -------------------------------------------------------------
+    def _configs(self) -> dict[str, Any]:
+        return {"model": self.model_cfg.to_dict(), "noise": self.noise_cfg.to_dict(), "train": self.cfg.to_dict()}
+
+    def _summary(self) -> dict[str, Any]:
+        best = next((r for r in self.history if r["epoch"] == self.best_epoch), {})
+        return {
+            "name": self.name,
+            "epochs_done": self.epoch + (1 if self.step == 0 and self.history else 0),
+            "best_epoch": self.best_epoch,
+            **{k: v for k, v in best.items() if k.startswith("val_")},
+            "n_train_structures": self.n_train,
+            "n_valid_structures": self.n_valid,
+            "validation": "fresh noise of the training structures" if self.valid_is_train else "held-out structures",
+            "train_seconds": round(self.elapsed, 1),
+            **self.extra_summary,
+        }
+
+    def _export(self) -> dict[str, Any]:
+        return make_checkpoint(
+            self.ema.model, self.noise_cfg.to_dict(), self.cfg.to_dict(), self._summary(), self.volume_fit
+        )
+
+    def _save_state(self) -> None:
+        if not self.dist.is_main:
+            return
+        state = {
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch, "step": self.step, "totals": dict(self.totals),
+            "best_val": self.best_val, "best_epoch": self.best_epoch, "history": self.history,
+            "elapsed": self.elapsed, "configs": self._configs(),
+        }
+        atomic_save(state, self.run_dir / "state.pt")
+
+    def _load_state(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        if state["configs"] != self._configs():
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{path} was written by a run with other configs; refusing to resume it")
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        if self.epoch % self.cfg.epochs == 0 and self.step == 0 and self.epoch > 0:
+            self._new_optimiser()
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.totals = dict(state["totals"])
+        self.best_val, self.best_epoch = float(state["best_val"]), int(state["best_epoch"])
+        self.history, self.elapsed = list(state["history"]), float(state["elapsed"])
