@@ -109,8 +109,9 @@ def read_checkpoint(path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
-    """Rebuild the denoiser of a checkpoint dict (float64 until cast)."""
-    model = Denoiser(ModelConfig.from_dict(data["model_config"]))
+    """Rebuild the denoiser of a checkpoint dict (in float64; cast as needed)."""
+    # Initial weights are overwritten; a private generator keeps torch's global RNG untouched.
+    model = Denoiser(ModelConfig.from_dict(data["model_config"]), torch.Generator(), dtype=torch.float64)
     try:
         model.load_state_dict(data["state_dict"])
     except RuntimeError as exc:

@@ -50,61 +50,81 @@ def _add(u: Monomial, v: Monomial) -> Monomial:
 
 
 class AngularBasis(nn.Module):
-    """Unit vectors (n_edges, 3) -> monomials (n_edges, n_monomials)."""
+    """Unit vectors (n_edges, 3) -> monomials (n_edges, n_monomials).
+
+    Computed as the tensor powers u, u(x)u, u(x)u(x)u, ... and one matmul with a
+    0/1 selection matrix (no gathers, whose backward is slow on CPU).
+    """
 
     def __init__(self, lmax: int) -> None:
         super().__init__()
         self.lmax = lmax
-        mono = torch.tensor(monomials(lmax), dtype=torch.long)
-        self.register_buffer("powers", mono, persistent=False)
+        mono = monomials(lmax)
+        columns: list[Monomial] = []  # monomial of each tensor-power column
+        for order in range(lmax + 1):
+            for axes in itertools.product(range(3), repeat=order):
+                columns.append((axes.count(0), axes.count(1), axes.count(2)))
+        select = torch.zeros(len(columns), len(mono), dtype=torch.float64)
+        for m, v in enumerate(mono):
+            select[columns.index(v), m] = 1.0
+        self.register_buffer("select", select, persistent=False)
 
     def forward(self, unit: torch.Tensor) -> torch.Tensor:
-        cols = [torch.ones_like(unit)]
+        n = unit.shape[0]
+        powers = [torch.ones(n, 1, dtype=unit.dtype, device=unit.device)]
         for _ in range(self.lmax):
-            cols.append(cols[-1] * unit)
-        pw = torch.stack(cols, dim=-1)  # (E, 3, lmax+1)
-        p = self.powers
-        return pw[:, 0, p[:, 0]] * pw[:, 1, p[:, 1]] * pw[:, 2, p[:, 2]]
+            powers.append((powers[-1][:, :, None] * unit[:, None, :]).reshape(n, -1))
+        return torch.cat(powers, dim=1) @ self.select
 
 
 class Invariants(nn.Module):
-    """A (..., n_monomials) -> rotation invariants (..., n_invariants)."""
+    """A (..., n_monomials) -> rotation invariants (..., n_invariants).
+
+    nu = 3 uses full Cartesian tensors: with T_L[i_1..i_L] = A_v(i), the sum
+    over all index tuples equals the sum over monomials weighted by c(v), so
+    key (d1, d2, d3) is sum_{I2,I3} (T12^T T13)[I2, I3] T23[I2, I3], where
+    T12 is T_{d1+d2} reshaped to (3^d1, 3^d2) and so on: one tiny bmm per key.
+    """
 
     def __init__(self, lmax: int, numax: int) -> None:
         super().__init__()
         mono = monomials(lmax)
-        index = {m: k for k, m in enumerate(mono)}
         orders = [sum(m) for m in mono]
         n2 = lmax if numax >= 2 else 0
         p2 = torch.zeros(len(mono), n2, dtype=torch.float64)
         for k, m in enumerate(mono):
             if 1 <= orders[k] <= n2:
                 p2[k, orders[k] - 1] = multinomial(m)
-        triples, coeffs, key_of = [], [], []
-        keys = nu3_keys(lmax) if numax >= 3 else []
-        for kk, (d1, d2, d3) in enumerate(keys):
-            for v1, v2, v3 in itertools.product(
-                *[[m for m in mono if sum(m) == d] for d in (d1, d2, d3)]
-            ):
-                triples.append((index[_add(v1, v2)], index[_add(v1, v3)], index[_add(v2, v3)]))
-                coeffs.append(multinomial(v1) * multinomial(v2) * multinomial(v3))
-                key_of.append(kk)
-        p3 = torch.zeros(len(triples), len(keys), dtype=torch.float64)
-        for t, (c, kk) in enumerate(zip(coeffs, key_of)):
-            p3[t, kk] = c
+        self.keys = nu3_keys(lmax) if numax >= 3 else []
+        max_rank = max((max(d1 + d2, d1 + d3, d2 + d3) for d1, d2, d3 in self.keys), default=0)
+        self.offsets = [sum(3**r for r in range(rank)) - 1 for rank in range(max_rank + 1)]
+        expand = torch.zeros(len(mono), max(self.offsets[-1] + 3**max_rank, 0), dtype=torch.float64)
+        index = {m: k for k, m in enumerate(mono)}
+        for rank in range(1, max_rank + 1):
+            for c, axes in enumerate(itertools.product(range(3), repeat=rank)):
+                v = (axes.count(0), axes.count(1), axes.count(2))
+                expand[index[v], self.offsets[rank] + c] = 1.0
         self.register_buffer("p2", p2, persistent=False)
-        self.register_buffer("p3", p3, persistent=False)
-        self.register_buffer(
-            "triples", torch.tensor(triples, dtype=torch.long).reshape(-1, 3), persistent=False
-        )
-        self.n_features = 1 + n2 + len(keys)
+        self.register_buffer("expand", expand, persistent=False)
+        self.n_features = 1 + n2 + len(self.keys)
+
+    def _full(self, full: torch.Tensor, rank: int, split: int) -> torch.Tensor:
+        """T_rank as (X, 3^split, 3^(rank - split))."""
+        start = self.offsets[rank]
+        return full[:, start : start + 3**rank].reshape(-1, 3**split, 3 ** (rank - split))
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         feats = [a[..., :1]]
         if self.p2.shape[1]:
-            feats.append((a * a) @ self.p2.to(a.dtype))
-        if self.triples.shape[0]:
-            t = self.triples
-            prod = a[..., t[:, 0]] * a[..., t[:, 1]] * a[..., t[:, 2]]
-            feats.append(prod @ self.p3.to(a.dtype))
+            feats.append((a * a) @ self.p2)
+        if self.keys:
+            lead = a.shape[:-1]
+            full = a.reshape(-1, a.shape[-1]) @ self.expand
+            out = []
+            for d1, d2, d3 in self.keys:
+                t12 = self._full(full, d1 + d2, d1)
+                t13 = self._full(full, d1 + d3, d1)
+                t23 = self._full(full, d2 + d3, d2)
+                out.append((torch.bmm(t12.transpose(1, 2), t13) * t23).sum(dim=(1, 2)))
+            feats.append(torch.stack(out, dim=-1).reshape(*lead, len(self.keys)))
         return torch.cat(feats, dim=-1)

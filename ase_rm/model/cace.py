@@ -52,9 +52,16 @@ class Denoiser(nn.Module):
 
     Args:
         config: the :class:`ModelConfig`.
+        generator: source of the initial weights (torch's global RNG if None).
+        dtype: float dtype of the weights.
     """
 
-    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         super().__init__()
         self.config = config
         n_species, n_emb = len(config.species), config.n_embedding
@@ -67,8 +74,8 @@ class Denoiser(nn.Module):
         self.radial = BesselBasis(config.cutoff, config.n_bessel, config.trainable_bessel)
         self.cutoff_fn = PolynomialCutoff(config.cutoff, config.cutoff_p)
         self.angular = AngularBasis(config.lmax)
-        orders = torch.tensor([sum(m) for m in monomials(config.lmax)])
-        self.register_buffer("orders", orders, persistent=False)
+        orders = [sum(m) for m in monomials(config.lmax)]
+        self.order_slices = [(orders.index(o), len(orders) - orders[::-1].index(o)) for o in range(config.lmax + 1)]
         n_channels = n_emb * n_emb
         self.mixing = nn.Parameter(
             torch.empty(config.lmax + 1, config.n_bessel, config.n_radial, n_channels)
@@ -77,6 +84,7 @@ class Denoiser(nn.Module):
         self.n_features = n_channels * config.n_radial * self.invariants.n_features
         self.readout = Readout(self.n_features, config.hidden)
         self.reset_parameters(generator)
+        self.to(dtype)
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -136,8 +144,11 @@ class Denoiser(nn.Module):
 
     def _mix(self, a: torch.Tensor) -> torch.Tensor:
         """Per-order, per-channel radial mixing: (N, C, nb, M) -> (N, C, n', M)."""
-        w = self.mixing[self.orders]  # (M, nb, n', C)
-        return torch.einsum("icnm,mnkc->ickm", a, w)
+        blocks = [
+            torch.einsum("icnm,nkc->ickm", a[..., start:stop], self.mixing[order])
+            for order, (start, stop) in enumerate(self.order_slices)
+        ]
+        return torch.cat(blocks, dim=-1)
 
 
 def count_parameters(model: nn.Module) -> int:

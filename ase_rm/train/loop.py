@@ -146,14 +146,14 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
-            sums["loss_sum"] = float(loss) * batch.n_frames
+            sums["loss_sum"] = float(loss.detach()) * batch.n_frames
             sums["frames"] = batch.n_frames
             sums["atoms"] = int(batch.graph.n_atoms.sum())
             accumulate(self.totals, sums)
             self.step += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(loss):.4g}", refresh=False)
+                bar.set_postfix(loss=f"{float(loss.detach()):.4g}", refresh=False)
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self._save_state()
 
@@ -169,7 +169,7 @@ class Trainer:
         for batch in self._valid_batches:
             loss, sums = batch_loss(potential, batch, self.cfg.force_weight, self.cfg.stress_weight, False)
             accumulate(totals, sums)
-            loss_sum += float(loss) * batch.n_frames
+            loss_sum += float(loss.detach()) * batch.n_frames
             frames += batch.n_frames
         return {"val_loss": loss_sum / max(frames, 1), **{f"val_{k}": v for k, v in summarise(totals).items()}}
 
@@ -291,3 +291,8 @@ class Trainer:
         self.totals = dict(state["totals"])
         self.best_val, self.best_epoch = float(state["best_val"]), int(state["best_epoch"])
         self.history, self.elapsed = list(state["history"]), float(state["elapsed"])
+        if self.dist.is_main:  # the state is the truth: drop metrics of epochs it does not hold
+            lines = "".join(json.dumps(row) + "\n" for row in self.history)
+            tmp = self.run_dir / "metrics.jsonl.tmp"
+            tmp.write_text(lines)
+            os.replace(tmp, self.run_dir / "metrics.jsonl")

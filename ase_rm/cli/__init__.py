@@ -1,0 +1,1 @@
+"""The ``ase-rm`` command line (nothing in the library imports it)."""

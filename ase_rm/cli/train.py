@@ -1,0 +1,41 @@
+"""``ase-rm train CONFIG``: train an RM model from a TOML/YAML run file."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model (config: TOML/YAML with data, preset, out and overrides)",
+        description="Train an RM model. Example config (TOML):\n  data = 'structures.extxyz'\n"
+        "  preset = 'qm7b'\n  out = 'runs/qm7b'\n  [train]\n  epochs = 100\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("config", help="run file (.toml or .yaml)")
+    p.add_argument("--resume", action="store_true", help="continue the run in its out folder")
+    p.add_argument("--device", help="torch device (overrides the config)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.run import load_run_config, train_from_config
+
+    cfg = load_run_config(args.config)
+    if args.device:
+        cfg = cfg.replace(device=args.device)
+    command = "ase-rm " + " ".join(shlex.quote(a) for a in args.argv)
+    result = train_from_config(
+        cfg, resume=args.resume, progress=False if args.no_progress else None,
+        extra_summary={"command": command},
+    )
+    last = result.history[-1] if result.history else {}
+    print(f"trained {len(result.history)} epochs in {cfg.out}")
+    if last:
+        figures = ", ".join(f"{k}={last[k]:.4g}" for k in sorted(last) if k.startswith("val_"))
+        print(f"last epoch: {figures}")
+    print(f"best checkpoint: {result.best_checkpoint}")
+    return 0

@@ -1,0 +1,117 @@
+"""From a run config (or arguments) to a trained checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from ..config import ModelConfig, NoiseConfig, RunConfig, TrainConfig
+from ..errors import ConfigError, RMError
+from ..structures import check_atoms, read_structures, structures_from
+from .loop import Trainer, TrainResult
+
+log = logging.getLogger(__name__)
+
+
+def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
+    """Read a TOML or YAML run file; relative data paths are relative to it."""
+    p = Path(path)
+    if not p.is_file():
+        raise RMError(f"no such config file: {p}")
+    text = p.read_text()
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"{p}: config files must be .toml, .yaml or .yml")
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{p} is not valid {p.suffix[1:].upper()}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must hold a table/mapping of settings")
+    for key in ("data", "valid_data", "out"):
+        if isinstance(data.get(key), str) and not os.path.isabs(data[key]):
+            data[key] = str(p.parent / data[key])
+    return RunConfig.from_dict(data)
+
+
+def split_by_structure(
+    structures: Sequence[Atoms], valid_fraction: float, seed: int
+) -> tuple[list[Atoms], list[Atoms]]:
+    """Hold out a fraction of *structures* (never of noisy frames)."""
+    n_valid = int(round(valid_fraction * len(structures)))
+    if n_valid == 0 or len(structures) < 2:
+        return list(structures), []
+    order = np.random.default_rng([seed, 424242]).permutation(len(structures))
+    valid = set(order[:n_valid].tolist())
+    return (
+        [a for k, a in enumerate(structures) if k not in valid],
+        [a for k, a in enumerate(structures) if k in valid],
+    )
+
+
+def train(
+    structures: Any,
+    out: str | os.PathLike[str],
+    model: ModelConfig,
+    noise: NoiseConfig,
+    config: TrainConfig,
+    valid_structures: Any = None,
+    device: str = "cpu",
+    resume: bool = False,
+    name: str = "rm",
+    progress: bool | None = None,
+    extra_summary: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train an RM denoiser; returns where the best checkpoint is.
+
+    Args:
+        structures: equilibrium structures (Atoms, pymatgen objects, or a path).
+        out: run directory.
+        model, noise, config: model, noise and training configs.
+        valid_structures: held-out structures; default: split off
+            ``config.valid_fraction`` of ``structures``.
+        device: torch device.
+        resume: continue the run in ``out`` where it stopped.
+        name: model name recorded in the checkpoint.
+        progress: progress bar (None: only on a terminal).
+        extra_summary: more fields for the checkpoint's training summary.
+    """
+    train_set = structures_from(structures)
+    for k, atoms in enumerate(train_set):
+        check_atoms(atoms, model.species, label=f"training structure {k}")
+    if valid_structures is None:
+        train_set, valid_set = split_by_structure(train_set, config.valid_fraction, config.seed)
+    else:
+        valid_set = structures_from(valid_structures)
+        for k, atoms in enumerate(valid_set):
+            check_atoms(atoms, model.species, label=f"validation structure {k}")
+    periodic = {bool(a.pbc.all()) for a in train_set}
+    if noise.kind == "crystal" and periodic != {True}:
+        raise RMError("the crystal noise recipe needs 3-D periodic structures")
+    log.info("training on %d structures, validating on %d", len(train_set), len(valid_set))
+    trainer = Trainer(out, train_set, valid_set, model, noise, config, device, name, progress, extra_summary)
+    return trainer.run(resume=resume)
+
+
+def train_from_config(run: RunConfig, resume: bool = False, progress: bool | None = None,
+                      extra_summary: dict[str, Any] | None = None) -> TrainResult:
+    """``ase-rm train CONFIG``: the preset with overrides, on the config's data."""
+    model, noise, config = run.resolve()
+    structures = read_structures(run.data)
+    valid = read_structures(run.valid_data) if run.valid_data else None
+    return train(structures, run.out, model, noise, config, valid, run.device, resume, run.name, progress,
+                 extra_summary)

@@ -1,0 +1,121 @@
+"""Training: the recipe runs, writes metrics and a loadable best-EMA checkpoint,
+is reproducible by seed, and resumes after kill -9 with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk, molecule
+
+from ase_rm import ModelConfig, NoiseConfig, RMCalculator, TrainConfig
+from ase_rm.train.run import split_by_structure, train
+
+CARBON = ModelConfig(species=(6,), cutoff=3.0, n_embedding=1, hidden=(8,))
+NOISE = NoiseConfig(kind="crystal", levels=(0, 2, 8), displacement_scale=0.05, repulsion_rc=0.75,
+                    label_noise=0.0, strain_scales=(-0.05, 0.0, 0.05))
+CFG = TrainConfig(epochs=4, batch_size=2, warmup_epochs=1, stress_weight=1e4, dtype="float64",
+                  checkpoint_every=1, plateau_patience=1)
+LOSS_KEYS = ("train_loss", "val_loss", "val_force_rmse", "val_stress_rmse", "lr")
+
+
+def cell() -> object:
+    return bulk("C", "diamond", a=3.57, cubic=True)
+
+
+def losses(history: list[dict]) -> np.ndarray:
+    return np.array([[row[k] for k in LOSS_KEYS] for row in history])
+
+
+def test_training_writes_metrics_and_a_loadable_checkpoint(tmp_path: Path) -> None:
+    result = train([cell()], tmp_path / "run", CARBON, NOISE, CFG, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert all(np.isfinite(r["val_loss"]) and r["frames_per_s"] > 0 for r in rows)
+    assert [r["lr"] for r in rows][:2] == [pytest.approx(0.01), pytest.approx(0.01)]  # after 1 warm-up epoch
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["epochs"] == 4
+    data = torch.load(result.best_checkpoint, weights_only=True)
+    summary = data["training_summary"]
+    assert summary["best_epoch"] == int(np.argmin([r["val_loss"] for r in rows]))
+    assert summary["validation"] == "fresh noise of the training structures"
+    assert data["noise_config"]["kind"] == "crystal" and data["volume_fit"] == {6: pytest.approx(5.6874, 1e-3)}
+    atoms = cell()
+    atoms.rattle(0.05, rng=np.random.default_rng(0))
+    atoms.calc = RMCalculator.from_checkpoint(result.best_checkpoint)
+    assert np.isfinite(atoms.get_stress()).all()
+
+
+def test_training_reduces_the_validation_loss(tmp_path: Path) -> None:
+    noise = NOISE.replace(levels=(0, 1, 2, 4, 8), strain_scales=(-0.05, -0.02, 0.0, 0.02, 0.05))
+    cfg = CFG.replace(epochs=15, batch_size=1, plateau_patience=10, warmup_epochs=2, checkpoint_every=0)
+    rows = train([cell()], tmp_path / "run", CARBON, noise, cfg, progress=False).history
+    assert min(r["val_loss"] for r in rows[8:]) < 0.8 * rows[0]["val_loss"]
+
+
+def test_same_seed_same_loss_history(tmp_path: Path) -> None:
+    a = train([cell()], tmp_path / "a", CARBON, NOISE, CFG, progress=False)
+    b = train([cell()], tmp_path / "b", CARBON, NOISE, CFG, progress=False)
+    c = train([cell()], tmp_path / "c", CARBON, NOISE, CFG.replace(seed=1), progress=False)
+    assert np.array_equal(losses(a.history), losses(b.history))
+    assert not np.allclose(losses(a.history), losses(c.history))
+
+
+def test_molecules_split_by_structure_and_train_forces_only(tmp_path: Path) -> None:
+    mols = [molecule(n) for n in ("H2O", "CH4", "NH3", "C2H6", "CH3OH", "HCOOH", "C2H4", "CH3CHO", "H2CO",
+                                  "C2H2")]
+    train_set, valid_set = split_by_structure(mols, 0.2, seed=0)
+    assert len(train_set) == 8 and len(valid_set) == 2
+    assert not {a.get_chemical_formula() for a in train_set} & {a.get_chemical_formula() for a in valid_set}
+    model = ModelConfig(species=(1, 6, 7, 8), cutoff=3.0, n_embedding=2, hidden=(8,))
+    cfg = TrainConfig(epochs=2, batch_size=11, valid_fraction=0.2, dtype="float64")
+    result = train(mols, tmp_path / "mol", model, NoiseConfig(), cfg, progress=False)
+    assert "val_stress_rmse" not in result.history[-1]
+    assert torch.load(result.best_checkpoint, weights_only=True)["training_summary"]["n_valid_structures"] == 2
+
+
+def test_resume_refuses_a_run_with_other_configs(tmp_path: Path) -> None:
+    train([cell()], tmp_path / "part", CARBON, NOISE, CFG.replace(epochs=2), progress=False)
+    with pytest.raises(Exception, match="other configs"):
+        train([cell()], tmp_path / "part", CARBON, NOISE, CFG, resume=True, progress=False)
+
+
+KILL_SCRIPT = """
+import sys
+from ase.build import bulk
+from tests.test_train import CARBON, NOISE, CFG
+from ase_rm.train.run import train
+train([bulk("C", "diamond", a=3.57, cubic=True)], sys.argv[1], CARBON, NOISE, CFG.replace(epochs=30),
+      progress=False)
+"""
+
+
+def test_kill_9_then_resume_loses_nothing(tmp_path: Path) -> None:
+    run = tmp_path / "killed"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(run)], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        metrics = run / "metrics.jsonl"
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the training finished before it could be killed"
+    done = len((run / "metrics.jsonl").read_text().splitlines())
+    assert 2 <= done < 30
+    resumed = train([cell()], run, CARBON, NOISE, CFG.replace(epochs=30), resume=True, progress=False)
+    reference = train([cell()], tmp_path / "ref", CARBON, NOISE, CFG.replace(epochs=30), progress=False)
+    assert len(resumed.history) == 30
+    assert np.allclose(losses(resumed.history), losses(reference.history), rtol=1e-10, atol=1e-12)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == list(range(30)), "metrics lost or repeated"
