@@ -98,8 +98,9 @@ def read_checkpoint(path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"{path} is not a readable ase_rm checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict) or any(k not in data for k in REQUIRED):
-        raise CheckpointError(f"{path} is not an ase_rm checkpoint (missing keys {[k for k in REQUIRED if not isinstance(data, dict) or k not in data]})")
+    missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise CheckpointError(f"{path} is not an ase_rm checkpoint (missing keys {missing})")
     version = data["format_version"]
     if version != FORMAT_VERSION:
         raise CheckpointError(

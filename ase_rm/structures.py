@@ -142,7 +142,8 @@ def _read_cif_csv(p: Path) -> list[Atoms]:
             raise RMError(f"{p} has no 'cif' column (columns: {reader.fieldnames})")
         out = []
         for row in reader:
-            atoms = ase.io.read(io.StringIO(row["cif"]), format="cif")
+            atoms = ase.io.read(io.StringIO(row["cif"]), format="cif", index=0)
+            assert isinstance(atoms, Atoms)
             if "material_id" in row:
                 atoms.info["material_id"] = row["material_id"]
             out.append(atoms)

@@ -164,7 +164,7 @@ def run_contracts(
     calculator_factory: Callable[[], object] | None = None,
 ) -> None:
     """Run every contract on built-in structures of the model's species."""
-    species = list(species or potential.model.config.species)  # type: ignore[union-attr]
+    species = list(species or potential.model.config.species)  # type: ignore[union-attr, arg-type]
     mol, crystal, batch = default_structures(species)
     check_forces_fd(potential, mol)
     check_forces_fd(potential, crystal)

@@ -20,7 +20,7 @@ def brute_repulsion(atoms: Atoms, rc: float, m: float = 1.0, n: int = 2) -> np.n
     """Repulsion force summed over ASE's neighbour list (periodic images included)."""
     i, j, d, vec = neighbor_list("ijdD", atoms, rc)
     out = np.zeros((len(atoms), 3))
-    for a, r, v in zip(i, d, vec):
+    for a, r, v in zip(i, d, vec, strict=True):
         out[a] += (2 * m * n / rc**2) * (1 - r**2 / rc**2) ** (n - 1) * (-v)
     return out
 
@@ -96,7 +96,7 @@ def test_fresh_noise_every_epoch_reproducible_by_seed() -> None:
     c = noise_structures(mols, MOL, seed=5, epoch=1)
     d = noise_structures(mols, MOL, seed=6, epoch=0)
     assert len(a) == 2 * 11
-    assert all(np.array_equal(x.positions, y.positions) for x, y in zip(a, b))
+    assert all(np.array_equal(x.positions, y.positions) for x, y in zip(a, b, strict=True))
     assert not np.allclose(a[5].positions, c[5].positions)
     assert not np.allclose(a[5].positions, d[5].positions)
     assert {f.info[keys.RM_NOISE_LEVEL] for f in a} == set(MOL.levels)

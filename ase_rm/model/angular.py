@@ -78,12 +78,15 @@ class AngularBasis(nn.Module):
 
 
 class Invariants(nn.Module):
-    """A (..., n_monomials) -> rotation invariants (..., n_invariants).
+    """Rotation invariants of monomial coefficients A, monomials leading or last.
 
-    nu = 3 uses full Cartesian tensors: with T_L[i_1..i_L] = A_v(i), the sum
-    over all index tuples equals the sum over monomials weighted by c(v), so
-    key (d1, d2, d3) is sum_{I2,I3} (T12^T T13)[I2, I3] T23[I2, I3], where
-    T12 is T_{d1+d2} reshaped to (3^d1, 3^d2) and so on: one tiny bmm per key.
+    nu = 3 is evaluated in two stages. For key (d1, d2, d3) one slot s (the
+    cheapest) is summed first: with p, q the other two slots,
+    H[vp, vq] = sum_{vs} c(vs) A_{vs+vp} A_{vs+vq}, then the key is
+    sum_{vp, vq} c(vp) c(vq) A_{vp+vq} H[vp, vq]; rows (vp, vq) and (vq, vp) are
+    merged when dp == dq. The products A_i A_j of stage one are shared by all
+    keys. With monomials leading, (M, X) -> (F, X), every step is a row gather,
+    an elementwise product of whole rows or a small matmul.
     """
 
     def __init__(self, lmax: int, numax: int) -> None:
@@ -91,40 +94,86 @@ class Invariants(nn.Module):
         mono = monomials(lmax)
         orders = [sum(m) for m in mono]
         n2 = lmax if numax >= 2 else 0
-        p2 = torch.zeros(len(mono), n2, dtype=torch.float64)
+        p2 = torch.zeros(n2, len(mono), dtype=torch.float64)
         for k, m in enumerate(mono):
             if 1 <= orders[k] <= n2:
-                p2[k, orders[k] - 1] = multinomial(m)
+                p2[orders[k] - 1, k] = multinomial(m)
         self.keys = nu3_keys(lmax) if numax >= 3 else []
-        max_rank = max((max(d1 + d2, d1 + d3, d2 + d3) for d1, d2, d3 in self.keys), default=0)
-        self.offsets = [sum(3**r for r in range(rank)) - 1 for rank in range(max_rank + 1)]
-        expand = torch.zeros(len(mono), max(self.offsets[-1] + 3**max_rank, 0), dtype=torch.float64)
-        index = {m: k for k, m in enumerate(mono)}
-        for rank in range(1, max_rank + 1):
-            for c, axes in enumerate(itertools.product(range(3), repeat=rank)):
-                v = (axes.count(0), axes.count(1), axes.count(2))
-                expand[index[v], self.offsets[rank] + c] = 1.0
+        pairs, rows, key_weight, pair_weight = _nu3_tables(mono, self.keys)
+        w1 = torch.zeros(len(rows), len(pairs), dtype=torch.float64)
+        for (r, p), c in pair_weight.items():
+            w1[r, p] = c
+        w2 = torch.zeros(len(self.keys), len(rows), dtype=torch.float64)
+        for (k, r), c in key_weight.items():
+            w2[k, r] = c
         self.register_buffer("p2", p2, persistent=False)
-        self.register_buffer("expand", expand, persistent=False)
+        self.register_buffer("w1", w1, persistent=False)
+        self.register_buffer("w2", w2, persistent=False)
+        pair_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
+        self.register_buffer("i1", pair_index[:, 0].contiguous(), persistent=False)
+        self.register_buffer("i2", pair_index[:, 1].contiguous(), persistent=False)
+        self.register_buffer("i3", torch.tensor(rows, dtype=torch.long), persistent=False)
         self.n_features = 1 + n2 + len(self.keys)
 
-    def _full(self, full: torch.Tensor, rank: int, split: int) -> torch.Tensor:
-        """T_rank as (X, 3^split, 3^(rank - split))."""
-        start = self.offsets[rank]
-        return full[:, start : start + 3**rank].reshape(-1, 3**split, 3 ** (rank - split))
-
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        feats = [a[..., :1]]
-        if self.p2.shape[1]:
-            feats.append((a * a) @ self.p2)
+        """(..., n_monomials) -> (..., n_features)."""
+        return self.leading(a.movedim(-1, 0)).movedim(0, -1)
+
+    def leading(self, a: torch.Tensor) -> torch.Tensor:
+        """(n_monomials, ...) -> (n_features, ...); fastest for contiguous a."""
+        lead = a.shape[1:]
+        a = a.reshape(a.shape[0], -1)
+        feats = [a[:1]]
+        if self.p2.shape[0]:
+            feats.append(self.p2 @ (a * a))
         if self.keys:
-            lead = a.shape[:-1]
-            full = a.reshape(-1, a.shape[-1]) @ self.expand
-            out = []
-            for d1, d2, d3 in self.keys:
-                t12 = self._full(full, d1 + d2, d1)
-                t13 = self._full(full, d1 + d3, d1)
-                t23 = self._full(full, d2 + d3, d2)
-                out.append((torch.bmm(t12.transpose(1, 2), t13) * t23).sum(dim=(1, 2)))
-            feats.append(torch.stack(out, dim=-1).reshape(*lead, len(self.keys)))
-        return torch.cat(feats, dim=-1)
+            h = self.w1 @ (a.index_select(0, self.i1) * a.index_select(0, self.i2))
+            feats.append(self.w2 @ (h * a.index_select(0, self.i3)))
+        return torch.cat(feats, dim=0).reshape(-1, *lead)
+
+
+def _nu3_tables(
+    mono: list[Monomial], keys: list[tuple[int, int, int]]
+) -> tuple[list[tuple[int, int]], list[int], dict, dict]:
+    """Tables of the two-stage nu = 3 contraction (see :class:`Invariants`).
+
+    Returns the stage-one monomial pairs (i, j), the monomial of the last
+    factor of each stage-two row, and the weights {(key, row): c(vp) c(vq)}
+    and {(row, pair): sum of c(vs)}.
+    """
+    index = {m: k for k, m in enumerate(mono)}
+    of_order = {d: [m for m in mono if sum(m) == d] for d in range(max(map(sum, mono)) + 1)}
+    pairs: dict[tuple[int, int], int] = {}
+    rows: list[int] = []
+    key_weight: dict[tuple[int, int], int] = {}
+    pair_weight: dict[tuple[int, int], int] = {}
+    for k, key in enumerate(keys):
+        s, p, q = min(_slot_orders(key), key=lambda o: _stage_cost(o, of_order, index))
+        for vp, vq in itertools.product(of_order[p], of_order[q]):
+            if p == q and index[vq] < index[vp]:
+                continue
+            row = len(rows)
+            rows.append(index[_add(vp, vq)])
+            twice = 2 if p == q and vp != vq else 1
+            key_weight[(k, row)] = twice * multinomial(vp) * multinomial(vq)
+            for vs in of_order[s]:
+                ij = tuple(sorted((index[_add(vs, vp)], index[_add(vs, vq)])))
+                col = pairs.setdefault(ij, len(pairs))
+                pair_weight[(row, col)] = pair_weight.get((row, col), 0) + multinomial(vs)
+    return list(pairs), rows, key_weight, pair_weight
+
+
+def _slot_orders(key: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """(summed slot, other slot, other slot) orders for each choice of slot."""
+    d1, d2, d3 = key
+    return [(d1, d2, d3), (d2, d1, d3), (d3, d1, d2)]
+
+
+def _stage_cost(orders: tuple[int, int, int], of_order: dict, index: dict) -> int:
+    """Number of distinct stage-one products plus stage-two rows."""
+    s, p, q = orders
+    rows = {tuple(sorted((vp, vq))) if p == q else (vp, vq)
+            for vp in of_order[p] for vq in of_order[q]}
+    products = {tuple(sorted((index[_add(vs, vp)], index[_add(vs, vq)])))
+                for vs in of_order[s] for vp, vq in rows}
+    return len(rows) + len(products)

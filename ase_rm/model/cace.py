@@ -74,8 +74,8 @@ class Denoiser(nn.Module):
         self.radial = BesselBasis(config.cutoff, config.n_bessel, config.trainable_bessel)
         self.cutoff_fn = PolynomialCutoff(config.cutoff, config.cutoff_p)
         self.angular = AngularBasis(config.lmax)
-        orders = [sum(m) for m in monomials(config.lmax)]
-        self.order_slices = [(orders.index(o), len(orders) - orders[::-1].index(o)) for o in range(config.lmax + 1)]
+        orders = torch.tensor([sum(m) for m in monomials(config.lmax)])
+        self.register_buffer("orders", orders, persistent=False)
         n_channels = n_emb * n_emb
         self.mixing = nn.Parameter(
             torch.empty(config.lmax + 1, config.n_bessel, config.n_radial, n_channels)
@@ -130,25 +130,54 @@ class Denoiser(nn.Module):
         radial = self.radial(r) * self.cutoff_fn(r)[:, None]  # (E, nb)
         ang = self.angular(vectors / r[:, None])  # (E, M)
         emb_s = self.sender_embedding[species[senders]]  # (E, ne)
-        n_emb, nb, n_mono = emb_s.shape[1], radial.shape[1], ang.shape[1]
-        edge = (emb_s[:, :, None] * radial[:, None, :])[..., None] * ang[:, None, None, :]
-        a = torch.zeros(n_atoms, n_emb * nb * n_mono, dtype=edge.dtype, device=edge.device)
-        a = a.index_add(0, receivers, edge.reshape(edge.shape[0], -1))
-        a = a.view(n_atoms, n_emb, 1, nb, n_mono)
+        edge = (emb_s[:, :, None] * radial[:, None, :]).reshape(r.shape[0], -1)  # (E, ne nb)
+        a = _neighbour_sum(ang, edge, receivers, n_atoms)  # (N, M, ne nb)
+        n_emb, n_mono = emb_s.shape[1], ang.shape[1]
+        a = a.view(n_atoms, n_mono, n_emb, -1).permute(1, 2, 0, 3).contiguous()
+        mixed = self._mix(a)  # (M, a, N, b, n')
         emb_r = self.receiver_embedding if self.config.separate_receiver else self.sender_embedding
-        a = a * emb_r[species][:, None, :, None, None]  # (N, a, b, nb, M)
-        a = a.reshape(n_atoms, n_emb * n_emb, nb, n_mono)
-        mixed = self._mix(a)  # (N, C, n', M)
-        feats = self.invariants(mixed)  # (N, C, n', K)
-        return self.readout(feats.reshape(n_atoms, -1))
+        mixed = mixed * emb_r[species][None, None, :, :, None]
+        feats = self.invariants.leading(mixed)  # (K, a, N, b, n')
+        return self.readout(feats.permute(2, 1, 3, 4, 0).reshape(n_atoms, -1))
 
     def _mix(self, a: torch.Tensor) -> torch.Tensor:
-        """Per-order, per-channel radial mixing: (N, C, nb, M) -> (N, C, n', M)."""
-        blocks = [
-            torch.einsum("icnm,nkc->ickm", a[..., start:stop], self.mixing[order])
-            for order, (start, stop) in enumerate(self.order_slices)
-        ]
-        return torch.cat(blocks, dim=-1)
+        """Per-order, per-channel radial mixing, channel c = (a, b):
+        (M, a, N, nb) -> (M, a, N, b, n'), one bmm over (monomial, a)."""
+        n_mono, n_emb, n_atoms, nb = a.shape
+        w = self.mixing.view(*self.mixing.shape[:3], n_emb, n_emb)  # (l, nb, n', a, b)
+        w = w.permute(0, 3, 1, 4, 2).reshape(-1, n_emb, nb, self.mixing.shape[2] * n_emb)
+        w = w.index_select(0, self.orders).reshape(n_mono * n_emb, nb, -1)
+        out = torch.bmm(a.reshape(n_mono * n_emb, n_atoms, nb), w)
+        return out.view(n_mono, n_emb, n_atoms, n_emb, -1)
+
+
+def _neighbour_sum(
+    ang: torch.Tensor, edge: torch.Tensor, receivers: torch.Tensor, n_atoms: int
+) -> torch.Tensor:
+    """sum over the edges of atom i of ang[e, m] edge[e, f]: (N, M, F).
+
+    The edges are laid out per receiver, padded with zeros to the largest
+    degree, so that the sum of outer products is one batched matmul.
+    """
+    slots, degree = _slots(receivers, n_atoms)
+
+    def padded(x: torch.Tensor) -> torch.Tensor:
+        out = x.new_zeros(n_atoms * degree, x.shape[1]).index_copy(0, slots, x)
+        return out.view(n_atoms, degree, x.shape[1])
+
+    return torch.bmm(padded(ang).transpose(1, 2), padded(edge))
+
+
+def _slots(receivers: torch.Tensor, n_atoms: int) -> tuple[torch.Tensor, int]:
+    """Row of each edge in the (n_atoms * degree) padded layout, and the degree."""
+    counts = torch.bincount(receivers, minlength=n_atoms)
+    degree = int(counts.max()) if receivers.numel() else 0
+    order = torch.argsort(receivers, stable=True)
+    ranked = receivers[order]
+    first = torch.cumsum(counts, 0) - counts
+    slots = torch.empty_like(receivers)
+    slots[order] = ranked * degree + torch.arange(receivers.numel(), device=receivers.device) - first[ranked]
+    return slots, degree
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-
 REDUCED_KEYS = ("loss_sum", "frames", "atoms", "f_sq", "f_abs", "f_n", "s_sq", "s_n")
 """Every key a rank may hold, so that all ranks reduce the same vector."""
 
@@ -57,4 +56,4 @@ class Dist:
         keys = sorted(set(totals) | set(REDUCED_KEYS))
         t = torch.tensor([float(totals.get(k, 0.0)) for k in keys], dtype=torch.float64)
         dist.all_reduce(t)
-        return dict(zip(keys, t.tolist()))
+        return dict(zip(keys, t.tolist(), strict=True))

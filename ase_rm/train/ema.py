@@ -22,8 +22,8 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         decay = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
-        ema = list(self.model.parameters())
-        cur = [p.detach() for p in model.parameters()]
+        ema: list[torch.Tensor] = list(self.model.parameters())
+        cur: list[torch.Tensor] = [p.detach() for p in model.parameters()]
         torch._foreach_lerp_(ema, cur, 1.0 - decay)
 
     def state_dict(self) -> dict:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from ase import Atoms
@@ -259,9 +259,8 @@ class Trainer:
         }
 
     def _export(self) -> dict[str, Any]:
-        return make_checkpoint(
-            self.ema.model, self.noise_cfg.to_dict(), self.cfg.to_dict(), self._summary(), self.volume_fit
-        )
+        model = cast(Denoiser, self.ema.model)
+        return make_checkpoint(model, self.noise_cfg.to_dict(), self.cfg.to_dict(), self._summary(), self.volume_fit)
 
     def _save_state(self) -> None:
         if not self.dist.is_main:

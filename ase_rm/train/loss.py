@@ -10,7 +10,7 @@ from ..potential import Potential
 
 
 def batch_loss(
-    potential: Potential, batch: Batch, force_weight: float, stress_weight: float, create_graph: bool
+    potential: Potential | torch.nn.Module, batch: Batch, force_weight: float, stress_weight: float, create_graph: bool
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """wF MSE(forces) + wS MSE(stress, 9 components); also summed squared errors."""
     want_stress = bool(stress_weight) and bool(batch.has_stress.any())
