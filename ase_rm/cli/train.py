@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 
 
@@ -32,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         cfg, resume=args.resume, progress=False if args.no_progress else None,
         extra_summary={"command": command},
     )
+    if os.environ.get("RANK", "0") != "0":  # torchrun: only rank 0 reports
+        return 0
     last = result.history[-1] if result.history else {}
     print(f"trained {len(result.history)} epochs in {cfg.out}")
     if last:

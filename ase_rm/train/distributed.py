@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-REDUCED_KEYS = ("loss_sum", "frames", "atoms", "f_sq", "f_abs", "f_n", "s_sq", "s_n")
+from ..data import Batch
+
+REDUCED_KEYS = ("frames", "atoms", "f_sq", "f_abs", "f_n", "s_sq", "s_n")
 """Every key a rank may hold, so that all ranks reduce the same vector."""
 
 
@@ -45,15 +47,24 @@ class Dist:
             return module
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(module)
+        # Output biases never reach the force loss: they get no gradient, hence find_unused_parameters.
+        return DistributedDataParallel(module, find_unused_parameters=True)
 
-    def all_reduce(self, totals: dict[str, float]) -> dict[str, float]:
-        """Sum a dict of floats over ranks (same keys on every rank)."""
+    def global_counts(self, batch: Batch) -> tuple[float, float]:
+        """Force and stress components of the global batch, divided by the world
+        size: with DDP's gradient averaging, the loss is then the global mean."""
+        local = {"f": 3.0 * float(batch.graph.n_atoms.sum()), "s": 9.0 * float(batch.has_stress.sum())}
+        total = self.all_reduce(local, keys=("f", "s"))
+        return total["f"] / self.world, max(total["s"], 1.0) / self.world
+
+    def all_reduce(self, totals: dict[str, float], keys: tuple[str, ...] = REDUCED_KEYS) -> dict[str, float]:
+        """Sum a dict of floats over ranks; ``keys`` (absent ones count as 0) must
+        be the same on every rank."""
         if self.world <= 1:
             return dict(totals)
         import torch.distributed as dist
 
-        keys = sorted(set(totals) | set(REDUCED_KEYS))
+        keys = tuple(sorted(set(keys)))
         t = torch.tensor([float(totals.get(k, 0.0)) for k in keys], dtype=torch.float64)
         dist.all_reduce(t)
         return dict(zip(keys, t.tolist(), strict=True))

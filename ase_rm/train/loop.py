@@ -139,14 +139,14 @@ class Trainer:
         for batch in batches:
             self._warmup(epoch_in_restart, self.step)
             self.optimizer.zero_grad(set_to_none=True)
-            loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True)
+            counts = self.dist.global_counts(batch) if self.dist.world > 1 else None
+            loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True, counts)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {self.epoch}, step {self.step}")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
-            sums["loss_sum"] = float(loss.detach()) * batch.n_frames
             sums["frames"] = batch.n_frames
             sums["atoms"] = int(batch.graph.n_atoms.sum())
             accumulate(self.totals, sums)
@@ -165,13 +165,11 @@ class Trainer:
             )
         potential = Potential(self.ema.model)
         totals: dict[str, float] = {}
-        loss_sum, frames = 0.0, 0
         for batch in self._valid_batches:
-            loss, sums = batch_loss(potential, batch, self.cfg.force_weight, self.cfg.stress_weight, False)
+            _, sums = batch_loss(potential, batch, self.cfg.force_weight, self.cfg.stress_weight, False)
             accumulate(totals, sums)
-            loss_sum += float(loss.detach()) * batch.n_frames
-            frames += batch.n_frames
-        return {"val_loss": loss_sum / max(frames, 1), **{f"val_{k}": v for k, v in summarise(totals).items()}}
+        summary = summarise(totals, self.cfg.force_weight, self.cfg.stress_weight)
+        return {f"val_{k}": v for k, v in summary.items()}
 
     def _end_epoch(self, wall: float) -> dict[str, Any]:
         totals = self.dist.all_reduce(self.totals)
@@ -180,8 +178,7 @@ class Trainer:
             "epoch": self.epoch,
             "restart": self.epoch // self.cfg.epochs,
             "lr": self.optimizer.param_groups[0]["lr"],
-            "train_loss": totals.get("loss_sum", 0.0) / max(totals.get("frames", 1), 1),
-            **{f"train_{k}": v for k, v in summarise(totals).items()},
+            **{f"train_{k}": v for k, v in summarise(totals, self.cfg.force_weight, self.cfg.stress_weight).items()},
             **val,
             "frames_per_s": totals.get("frames", 0) / max(wall, 1e-9),
             "atoms_per_s": totals.get("atoms", 0) / max(wall, 1e-9),

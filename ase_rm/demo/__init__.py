@@ -1,0 +1,1 @@
+"""The one-shot diamond demo: train on one cubic diamond cell, search, classify."""
