@@ -14,10 +14,10 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from .errors import ConfigError
 
-T = TypeVar("T", bound="_Config")
+T = TypeVar("T", bound="Config")
 
 
-class _Config:
+class Config:
     """Mixin: dict round trip with strict key checking."""
 
     @classmethod
@@ -67,7 +67,7 @@ def species_from_symbols(symbols: str | list[str] | tuple[str | int, ...]) -> tu
 
 
 @dataclass(frozen=True)
-class ModelConfig(_Config):
+class ModelConfig(Config):
     """The CACE-style denoiser (method.md section 3).
 
     Attributes:
@@ -110,7 +110,7 @@ class ModelConfig(_Config):
 
 
 @dataclass(frozen=True)
-class NoiseConfig(_Config):
+class NoiseConfig(Config):
     """The noising recipe (method.md section 2).
 
     Attributes:
@@ -168,7 +168,7 @@ class NoiseConfig(_Config):
 
 
 @dataclass(frozen=True)
-class TrainConfig(_Config):
+class TrainConfig(Config):
     """The training recipe (method.md section 3).
 
     Attributes:
@@ -254,7 +254,7 @@ PRESET_NOISE: dict[str, str] = {"qm7b": "molecule", "diamond": "crystal", "mp20"
 
 
 @dataclass(frozen=True)
-class RunConfig(_Config):
+class RunConfig(Config):
     """What ``ase-rm train CONFIG`` reads: data, preset and overrides.
 
     Attributes:

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import RMError
-from . import info, noise, train
+from . import demo, generate, info, noise, relax, train
 
-SUBCOMMANDS = [train, noise, info]
+SUBCOMMANDS = [demo, train, noise, generate, relax, info]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -80,40 +80,42 @@ class AngularBasis(nn.Module):
 class Invariants(nn.Module):
     """Rotation invariants of monomial coefficients A, monomials leading or last.
 
+    Features: nu = 1, then nu = 2 for L = 1..lmax, then the nu = 3 keys.
     nu = 3 is evaluated in two stages. For key (d1, d2, d3) one slot s (the
     cheapest) is summed first: with p, q the other two slots,
     H[vp, vq] = sum_{vs} c(vs) A_{vs+vp} A_{vs+vq}, then the key is
     sum_{vp, vq} c(vp) c(vq) A_{vp+vq} H[vp, vq]; rows (vp, vq) and (vq, vp) are
     merged when dp == dq. The products A_i A_j of stage one are shared by all
-    keys. With monomials leading, (M, X) -> (F, X), every step is a row gather,
-    an elementwise product of whole rows or a small matmul.
+    keys and by nu = 2, which is one more row of the stage-one matmul. With
+    monomials leading, (M, X) -> (F, X), every step is a row gather, an
+    elementwise product of whole rows or a small matmul.
     """
 
     def __init__(self, lmax: int, numax: int) -> None:
         super().__init__()
         mono = monomials(lmax)
-        orders = [sum(m) for m in mono]
         n2 = lmax if numax >= 2 else 0
-        p2 = torch.zeros(n2, len(mono), dtype=torch.float64)
-        for k, m in enumerate(mono):
-            if 1 <= orders[k] <= n2:
-                p2[orders[k] - 1, k] = multinomial(m)
         self.keys = nu3_keys(lmax) if numax >= 3 else []
-        pairs, rows, key_weight, pair_weight = _nu3_tables(mono, self.keys)
-        w1 = torch.zeros(len(rows), len(pairs), dtype=torch.float64)
-        for (r, p), c in pair_weight.items():
-            w1[r, p] = c
+        squares = [k for k, m in enumerate(mono) if 1 <= sum(m) <= n2]
+        pairs = {(k, k): col for col, k in enumerate(squares)}
+        rows, key_weight, pair_weight = _nu3_tables(mono, self.keys, pairs)
+        w1 = torch.zeros(n2 + len(rows), len(pairs), dtype=torch.float64)
+        for col, k in enumerate(squares):
+            w1[sum(mono[k]) - 1, col] = multinomial(mono[k])
+        for (r, col), c in pair_weight.items():
+            w1[n2 + r, col] = c
         w2 = torch.zeros(len(self.keys), len(rows), dtype=torch.float64)
         for (k, r), c in key_weight.items():
             w2[k, r] = c
-        self.register_buffer("p2", p2, persistent=False)
         self.register_buffer("w1", w1, persistent=False)
         self.register_buffer("w2", w2, persistent=False)
-        pair_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
+        pair_index = torch.tensor(list(pairs), dtype=torch.long).reshape(-1, 2)
         self.register_buffer("i1", pair_index[:, 0].contiguous(), persistent=False)
         self.register_buffer("i2", pair_index[:, 1].contiguous(), persistent=False)
         self.register_buffer("i3", torch.tensor(rows, dtype=torch.long), persistent=False)
-        self.n_features = 1 + n2 + len(self.keys)
+        self.n2 = n2
+        self.body_orders = [1] + [2] * n2 + [3] * len(self.keys)
+        self.n_features = len(self.body_orders)
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         """(..., n_monomials) -> (..., n_features)."""
@@ -124,26 +126,25 @@ class Invariants(nn.Module):
         lead = a.shape[1:]
         a = a.reshape(a.shape[0], -1)
         feats = [a[:1]]
-        if self.p2.shape[0]:
-            feats.append(self.p2 @ (a * a))
-        if self.keys:
+        if self.i1.numel():
             h = self.w1 @ (a.index_select(0, self.i1) * a.index_select(0, self.i2))
-            feats.append(self.w2 @ (h * a.index_select(0, self.i3)))
+            feats.append(h[: self.n2])
+            if self.keys:
+                feats.append(self.w2 @ (h[self.n2 :] * a.index_select(0, self.i3)))
         return torch.cat(feats, dim=0).reshape(-1, *lead)
 
 
 def _nu3_tables(
-    mono: list[Monomial], keys: list[tuple[int, int, int]]
-) -> tuple[list[tuple[int, int]], list[int], dict, dict]:
+    mono: list[Monomial], keys: list[tuple[int, int, int]], pairs: dict[tuple[int, int], int]
+) -> tuple[list[int], dict, dict]:
     """Tables of the two-stage nu = 3 contraction (see :class:`Invariants`).
 
-    Returns the stage-one monomial pairs (i, j), the monomial of the last
-    factor of each stage-two row, and the weights {(key, row): c(vp) c(vq)}
-    and {(row, pair): sum of c(vs)}.
+    Adds the stage-one monomial pairs (i, j) to ``pairs`` ({pair: column}) and
+    returns the monomial of the last factor of each stage-two row and the
+    weights {(key, row): c(vp) c(vq)} and {(row, column): sum of c(vs)}.
     """
     index = {m: k for k, m in enumerate(mono)}
     of_order = {d: [m for m in mono if sum(m) == d] for d in range(max(map(sum, mono)) + 1)}
-    pairs: dict[tuple[int, int], int] = {}
     rows: list[int] = []
     key_weight: dict[tuple[int, int], int] = {}
     pair_weight: dict[tuple[int, int], int] = {}
@@ -160,7 +161,7 @@ def _nu3_tables(
                 ij = tuple(sorted((index[_add(vs, vp)], index[_add(vs, vq)])))
                 col = pairs.setdefault(ij, len(pairs))
                 pair_weight[(row, col)] = pair_weight.get((row, col), 0) + multinomial(vs)
-    return list(pairs), rows, key_weight, pair_weight
+    return rows, key_weight, pair_weight
 
 
 def _slot_orders(key: tuple[int, int, int]) -> list[tuple[int, int, int]]:

@@ -81,6 +81,8 @@ class Denoiser(nn.Module):
             torch.empty(config.lmax + 1, config.n_bessel, config.n_radial, n_channels)
         )
         self.invariants = Invariants(config.lmax, config.numax)
+        body_index = torch.tensor(self.invariants.body_orders) - 1
+        self.register_buffer("body_index", body_index, persistent=False)
         self.n_features = n_channels * config.n_radial * self.invariants.n_features
         self.readout = Readout(self.n_features, config.hidden)
         self.reset_parameters(generator)
@@ -135,10 +137,23 @@ class Denoiser(nn.Module):
         n_emb, n_mono = emb_s.shape[1], ang.shape[1]
         a = a.view(n_atoms, n_mono, n_emb, -1).permute(1, 2, 0, 3).contiguous()
         mixed = self._mix(a)  # (M, a, N, b, n')
+        # per sender channel a: smaller working set, same numbers
+        feats = torch.stack([self.invariants.leading(x) for x in mixed.unbind(1)], dim=1)
         emb_r = self.receiver_embedding if self.config.separate_receiver else self.sender_embedding
-        mixed = mixed * emb_r[species][None, None, :, :, None]
-        feats = self.invariants.leading(mixed)  # (K, a, N, b, n')
+        feats = feats * self._receiver_powers(emb_r[species])[:, None, :, :, None]
         return self.readout(feats.permute(2, 1, 3, 4, 0).reshape(n_atoms, -1))
+
+    def _receiver_powers(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta^nu for the body order nu of each invariant, (K, N, ne).
+
+        A_i[(a, b), n', m] is linear in theta_r[Z_i, b] and a nu-body invariant
+        is homogeneous of degree nu, so the receiver embedding multiplies the
+        invariants (fewer numbers) rather than A.
+        """
+        powers = [theta]
+        for _ in range(self.config.numax - 1):
+            powers.append(powers[-1] * theta)
+        return torch.stack(powers).index_select(0, self.body_index)
 
     def _mix(self, a: torch.Tensor) -> torch.Tensor:
         """Per-order, per-channel radial mixing, channel c = (a, b):

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
-from ..config import _Config
+from ..config import Config
 from ..errors import ConfigError
 
 Composition = tuple[tuple[str, int], ...]
@@ -32,8 +33,18 @@ _TOKEN = re.compile(r"([A-Z][a-z]?)(\d*)")
 _VALID_SYMBOLS = frozenset(chemical_symbols[1:])
 
 DEFAULT_VALENCES: tuple[tuple[str, int], ...] = (
-    ("C", 4), ("Si", 4), ("N", 3), ("P", 3), ("B", 3), ("O", 2), ("S", 2),
-    ("Se", 2), ("F", 1), ("Cl", 1), ("Br", 1), ("I", 1),
+    ("C", 4),
+    ("Si", 4),
+    ("N", 3),
+    ("P", 3),
+    ("B", 3),
+    ("O", 2),
+    ("S", 2),
+    ("Se", 2),
+    ("F", 1),
+    ("Cl", 1),
+    ("Br", 1),
+    ("I", 1),
 )
 """Valences used to count hydrogens; the QM7b elements are C, N, O, S, Cl."""
 
@@ -68,8 +79,7 @@ def parse_formula(formula: str) -> Composition:
         pos = match.end()
     if pos != len(text):
         raise ConfigError(
-            f"malformed formula {formula!r} at {text[pos:]!r}; write element symbols "
-            "with optional counts, e.g. C5H9NO"
+            f"malformed formula {formula!r} at {text[pos:]!r}; write element symbols with optional counts, e.g. C5H9NO"
         )
     return tuple(counts.items())
 
@@ -104,7 +114,7 @@ def multiply(composition: str | Composition, formula_units: int) -> Composition:
 
 
 @dataclass(frozen=True)
-class HydrogenRule(_Config):
+class HydrogenRule(Config):
     """Which hydrogen counts to try for a heavy-atom formula.
 
     ``n_max = 2 + sum_X (v_X - 2) n_X - 2 * unsaturation``; counts are
@@ -131,6 +141,11 @@ class HydrogenRule(_Config):
         if self.step < 1 or self.min_h < 0 or self.unsaturation < 0:
             raise ConfigError("HydrogenRule needs step >= 1, min_h >= 0 and unsaturation >= 0")
 
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["valences"] = [list(pair) for pair in self.valences]
+        return out
+
     def n_max(self, heavy: str | Composition) -> int:
         """Largest hydrogen count for a heavy-atom composition (no H)."""
         comp = as_composition(heavy)
@@ -154,17 +169,25 @@ QM7B_HYDROGEN_RULE = HydrogenRule()
 """method.md section 4: ``n_max = 2 C + N - Cl - 2``, counts down by 2 to 6."""
 
 
+def hill_order(composition: str | Composition) -> Composition:
+    """Hill order: C first, then H, then the rest alphabetically (no C: all alphabetical)."""
+    comp = as_composition(composition)
+    if not any(s == "C" for s, _ in comp):
+        return tuple(sorted(comp))
+    rank = {"C": "0", "H": "1"}
+    return tuple(sorted(comp, key=lambda item: rank.get(item[0], "2" + item[0])))
+
+
 def with_hydrogens(heavy: str | Composition, n_h: int) -> Composition:
-    """Insert ``n_h`` hydrogens after carbon (or first if there is no carbon)."""
+    """The heavy-atom composition plus ``n_h`` hydrogens, in Hill order (``C5H9NO``)."""
     comp = as_composition(heavy)
-    at = next((i + 1 for i, (s, _) in enumerate(comp) if s == "C"), 0)
-    return comp[:at] + (("H", int(n_h)),) + comp[at:] if n_h > 0 else comp
+    return hill_order(comp + ((("H", int(n_h)),) if n_h > 0 else ()))
 
 
 def enumerate_hydrogens(heavy: str | Composition, rule: HydrogenRule = QM7B_HYDROGEN_RULE) -> list[Composition]:
     """Full compositions for a heavy-atom formula, one per hydrogen count.
 
-    Example: ``"C5ON"`` -> ``C5H9ON, C5H7ON`` (n_max = 2*5 + 1 - 0 - 2 = 9).
+    Example: ``"C5ON"`` -> ``C5H9NO, C5H7NO`` (n_max = 2*5 + 1 - 0 - 2 = 9).
 
     Raises:
         ConfigError: the formula contains H, an element has no valence, or no

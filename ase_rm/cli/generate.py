@@ -1,0 +1,71 @@
+"""``ase-rm generate MODEL --composition ... --protocol ...``: random structure search."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from ..errors import ConfigError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate structures by random structure search on E~")
+    p.add_argument("model", help="checkpoint path or shipped name")
+    p.add_argument("--composition", "-c", action="append", required=True,
+                   help="formula, e.g. C5H9NO or KZnF3 (repeat for several)")
+    p.add_argument("--n", type=int, help="attempts per composition (default: the protocol's)")
+    p.add_argument("--protocol", default="molecule", help="molecule, diamond or crystal")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
+    p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
+    p.add_argument("--enumerate-h", action="store_true",
+                   help="the formula lists heavy atoms: add hydrogens as method.md section 4")
+    p.add_argument("--formula-units", type=int, default=1, help="multiply the composition")
+    p.add_argument("--volume-per-atom", help="crystal start volume per atom, Å^3: V or LOW:HIGH")
+    p.add_argument("--max-atoms", type=int, default=4096, help="atoms per relaxation batch (memory bound)")
+    p.add_argument("--engine", choices=("batched", "ase"), default="batched")
+    p.add_argument("--optimizer", default="FIRE", help="ASE optimizer for --engine ase (FIRE, BFGS, LBFGS)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def parse_volume(text: str | None) -> dict[str, object]:
+    """'4.4' -> volume_per_atom; '3.8:5.6' -> volume_range."""
+    if text is None:
+        return {}
+    try:
+        if ":" in text:
+            low, high = (float(x) for x in text.split(":"))
+            return {"volume_per_atom": None, "volume_range": (low, high)}
+        return {"volume_per_atom": float(text), "volume_range": None}
+    except ValueError:
+        raise ConfigError(f"--volume-per-atom must be V or LOW:HIGH in Å^3, not {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..calculator import RMCalculator
+    from ..checkpoint import load_potential
+    from ..rss import attempts_for, expand_compositions, get_protocol, search
+
+    protocol = get_protocol(args.protocol)
+    volume = parse_volume(args.volume_per_atom)
+    if volume:
+        protocol = replace(protocol, start=replace(protocol.start, **volume))
+    compositions = [
+        comp for formula in args.composition
+        for comp in expand_compositions(formula, enumerate_h=args.enumerate_h, formula_units=args.formula_units)
+    ]
+    potential, meta = load_potential(args.model, device=args.device)
+    model: object = potential
+    if args.engine == "ase":
+        model = RMCalculator.from_checkpoint(args.model, device=args.device)
+    attempts = attempts_for(compositions, protocol, args.n)
+    results = search(
+        model, attempts, protocol, seed=args.seed, element_volumes=meta.get("volume_fit") or None,
+        out=args.out, resume=args.resume, max_atoms_per_batch=args.max_atoms,
+        progress=not args.no_progress, engine=args.engine, optimizer=args.optimizer,
+    )
+    converged = sum(bool(a.info["rm_converged"]) for a in results)
+    print(f"{len(results)} structures ({converged} converged) written to {args.out}")
+    return 0

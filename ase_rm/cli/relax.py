@@ -1,0 +1,40 @@
+"""``ase-rm relax MODEL IN OUT``: relax the user's own structures on E~."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("relax", help="relax structures on E~ (batched FIRE)")
+    p.add_argument("model", help="checkpoint path or shipped name")
+    p.add_argument("input", help="structures (any format ase_rm reads)")
+    p.add_argument("output", help="output extxyz")
+    p.add_argument("--cell", nargs="?", const="full", choices=("full", "constant_volume", "hydrostatic"),
+                   help="also relax the cell (default mode: full)")
+    p.add_argument("--fmax", type=float, default=0.01, help="eV/Å")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--pressure", type=float, default=0.0, help="external pressure, eV/Å^3 (variable cell)")
+    p.add_argument("--max-atoms", type=int, default=4096)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import ase.io
+
+    from ..checkpoint import load_potential
+    from ..relax import relax
+    from ..structures import read_structures
+
+    structures = read_structures(args.input)
+    potential, _ = load_potential(args.model, device=args.device)
+    results = relax(
+        potential, structures, fmax=args.fmax, steps=args.steps, cell=args.cell, pressure=args.pressure,
+        max_atoms_per_batch=args.max_atoms, progress=not args.no_progress,
+    )
+    ase.io.write(args.output, results, format="extxyz")
+    converged = sum(bool(a.info["rm_converged"]) for a in results)
+    print(f"relaxed {len(results)} structures ({converged} converged) -> {args.output}")
+    return 0

@@ -1,0 +1,218 @@
+"""The one-shot diamond experiment (method.md sections 2-4, paper Fig. 5).
+
+Train the ``diamond`` preset on a single cubic diamond cell, search 2-12 C
+atoms over 3.8-5.6 Å^3/atom at constant volume, classify every relaxed
+structure, and write structures, a table, a plot and a summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk
+
+from .. import keys
+from ..config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, Config
+from ..rss import PROTOCOLS, Attempt, parse_formula, search
+from ..rss.output import append_frames
+from .carbon import CLASSES, classify
+
+log = logging.getLogger(__name__)
+
+TRAINING_VOLUME = 4.41
+"""Å^3/atom of the published training cell (C-C 1.42 Å; a = 3.279 Å)."""
+
+
+@dataclass(frozen=True)
+class DemoConfig(Config):
+    """What the demo does.
+
+    Attributes:
+        volume_per_atom: density of the training cell, Å^3/atom.
+        lattice: lattice constant of the 8-atom cubic cell, Å (overrides volume_per_atom).
+        repeat: supercell of the 8-atom cubic cell used for training ((3, 3, 1): the published 72 atoms).
+        epochs: training epochs (the diamond preset's recipe otherwise).
+        sizes: numbers of C atoms searched.
+        volumes: volumes per atom searched, Å^3.
+        attempts: random starts per (size, volume).
+        seed: seeds training, starts and kicks.
+    """
+
+    volume_per_atom: float = TRAINING_VOLUME
+    lattice: float | None = None
+    repeat: tuple[int, int, int] = (3, 3, 1)
+    epochs: int = 400
+    sizes: tuple[int, ...] = (2, 4, 6, 8, 12)
+    volumes: tuple[float, ...] = tuple(np.round(np.linspace(3.8, 5.6, 10), 3))
+    attempts: int = 4
+    seed: int = 0
+
+    @property
+    def lattice_constant(self) -> float:
+        return self.lattice if self.lattice is not None else (8 * self.volume_per_atom) ** (1 / 3)
+
+
+QUICK = DemoConfig(repeat=(1, 1, 1), epochs=30, sizes=(2, 4, 8), volumes=(4.0, 4.4, 4.8, 5.2), attempts=2)
+"""A small version for CI: minutes, not a result."""
+
+
+@dataclass
+class DemoResult:
+    """Paths and figures of a finished demo."""
+
+    out: Path
+    checkpoint: Path
+    structures: list[Atoms]
+    checks: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def training_cell(cfg: DemoConfig) -> Atoms:
+    """Cubic diamond at the configured density, repeated."""
+    return bulk("C", "diamond", a=cfg.lattice_constant, cubic=True).repeat(cfg.repeat)
+
+
+def train_model(cfg: DemoConfig, out: Path, progress: bool | None) -> Path:
+    from ..train.run import train
+
+    result = train(
+        [training_cell(cfg)], out / "train", MODEL_PRESETS["diamond"], NOISE_PRESETS["crystal"],
+        TRAIN_PRESETS["diamond"].replace(epochs=cfg.epochs, seed=cfg.seed), progress=progress, name="diamond",
+        extra_summary={"training_cell": f"cubic diamond a={cfg.lattice_constant:.4f} x {cfg.repeat}"},
+    )
+    return result.best_checkpoint
+
+
+def demo_attempts(cfg: DemoConfig) -> list[Attempt]:
+    """One attempt per (size, volume, repeat), each at its own constant volume."""
+    start = PROTOCOLS["diamond"].start
+    out, k = [], 0
+    for n in cfg.sizes:
+        comp = parse_formula(f"C{n}")
+        for v in cfg.volumes:
+            spec = replace(start, volume_per_atom=float(v), volume_range=None)
+            for _ in range(cfg.attempts):
+                out.append(Attempt(k, comp, spec))
+                k += 1
+    return out
+
+
+def classify_all(structures: list[Atoms]) -> None:
+    for atoms in structures:
+        atoms.info["volume_per_atom"] = atoms.get_volume() / len(atoms)
+        atoms.info["energy_per_atom"] = atoms.info[keys.RM_ENERGY] / len(atoms)
+        atoms.info["class"] = classify(atoms)
+
+
+def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float = 0.15) -> dict[str, Any]:
+    """The paper's Fig. 5 findings, measured on the demo's own output."""
+    by_volume: dict[float, list[Atoms]] = {}
+    for atoms in structures:
+        by_volume.setdefault(round(float(atoms.info["volume_per_atom"]), 3), []).append(atoms)
+    lowest = {v: min(group, key=lambda a: a.info["energy_per_atom"]) for v, group in sorted(by_volume.items())}
+    not_cubic = [v for v, a in lowest.items() if a.info["class"] != "cubic diamond"]
+    cubic = {
+        v: min(a.info["energy_per_atom"] for a in group if a.info["class"] == "cubic diamond")
+        for v, group in sorted(by_volume.items())
+        if any(a.info["class"] == "cubic diamond" for a in group)
+    }
+    counts = {c: sum(a.info["class"] == c for a in structures) for c in CLASSES}
+    out: dict[str, Any] = {
+        "volumes": sorted(by_volume),
+        "cubic_lowest_at_every_volume": not not_cubic,
+        "volumes_where_cubic_is_not_lowest": not_cubic,
+        "counts": counts,
+        "converged": sum(bool(a.info[keys.RM_CONVERGED]) for a in structures),
+        "found_hexagonal": counts["hexagonal diamond"] > 0,
+        "found_graphite": counts["graphite"] > 0,
+    }
+    if cubic:
+        vols, energies = np.array(list(cubic)), np.array(list(cubic.values()))
+        best = int(np.argmin(energies))
+        out["cubic_minimum_volume"] = float(vols[best])
+        out["cubic_minimum_fit"] = _vertex(vols, energies, best)
+        out["cubic_minimum_ok"] = abs(out["cubic_minimum_volume"] - target) <= tol
+    else:
+        out["cubic_minimum_volume"], out["cubic_minimum_fit"], out["cubic_minimum_ok"] = None, None, False
+    out["passed"] = bool(out["cubic_lowest_at_every_volume"] and out["cubic_minimum_ok"]
+                         and out["found_hexagonal"] and out["found_graphite"])
+    return out
+
+
+def _vertex(vols: np.ndarray, energies: np.ndarray, best: int) -> float | None:
+    """Volume at the vertex of a parabola through the minimum and its neighbours."""
+    if best == 0 or best == len(vols) - 1:
+        return None
+    a, b, _ = np.polyfit(vols[best - 1 : best + 2], energies[best - 1 : best + 2], 2)
+    return float(-b / (2 * a)) if a > 0 else None
+
+
+def write_table(structures: list[Atoms], path: Path) -> None:
+    columns = ["attempt", "n_atoms", "volume_per_atom", "energy_per_atom", "rm_energy", "class",
+               "rm_converged", "rm_steps"]
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for a in structures:
+            writer.writerow([a.info["rm_attempt"], len(a), f"{a.info['volume_per_atom']:.4f}",
+                             f"{a.info['energy_per_atom']:.6f}", f"{a.info[keys.RM_ENERGY]:.6f}", a.info["class"],
+                             bool(a.info[keys.RM_CONVERGED]), a.info[keys.RM_STEPS]])
+
+
+COLOURS = {"cubic diamond": "tab:blue", "hexagonal diamond": "tab:orange", "stacking-faulted diamond": "tab:green",
+           "graphite": "tab:red", "other": "0.6"}
+
+
+def plot(structures: list[Atoms], path: Path, training_volume: float) -> None:
+    """E~/atom against volume/atom, coloured by class (paper Fig. 5)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.8), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for cls in reversed(CLASSES):
+        pts = [(a.info["volume_per_atom"], a.info["energy_per_atom"]) for a in structures if a.info["class"] == cls]
+        if pts:
+            x, y = np.array(pts).T
+            ax.scatter(x, y, s=18, c=COLOURS[cls], label=f"{cls} ({len(pts)})", alpha=0.8, edgecolors="none")
+    ax.axvline(training_volume, color="k", lw=0.8, ls="--", label="training cell")
+    ax.set_xlabel("volume per atom (Å$^3$)")
+    ax.set_ylabel("E~ per atom (eV)")
+    ax.set_title("RM one-shot diamond: relaxed structures")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | None = None,
+             checkpoint: str | None = None) -> DemoResult:
+    """Train (unless ``checkpoint`` is given), search, classify, write everything to ``out``."""
+    from ..checkpoint import load_potential
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ckpt = Path(checkpoint) if checkpoint else train_model(cfg, out, progress)
+    seconds["train"] = time.perf_counter() - t0
+    potential, _ = load_potential(ckpt)
+    t1 = time.perf_counter()
+    structures = search(potential, demo_attempts(cfg), PROTOCOLS["diamond"], seed=cfg.seed,
+                        progress=bool(progress) if progress is not None else False)
+    seconds["search"] = time.perf_counter() - t1
+    classify_all(structures)
+    target = cfg.lattice_constant**3 / 8
+    (out / "structures.extxyz").unlink(missing_ok=True)
+    append_frames(out / "structures.extxyz", structures)
+    write_table(structures, out / "summary.csv")
+    plot(structures, out / "energy_vs_volume.png", target)
+    seconds["total"] = time.perf_counter() - t0
+    return DemoResult(out, ckpt, structures, checks(structures, target), seconds)

@@ -1,0 +1,44 @@
+"""Crash-safe extxyz output: append frames as they finish, recover after a kill."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import ase.io
+from ase import Atoms
+
+
+def append_frames(path: Path, frames: Sequence[Atoms]) -> None:
+    """Append frames to an extxyz file in one write, flushed to disk."""
+    buf = io.StringIO()
+    ase.io.write(buf, list(frames), format="extxyz")
+    data = buf.getvalue().encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_done(path: Path, key: str) -> dict[int, Atoms]:
+    """Frames already in ``path`` by their ``info[key]``; a torn last frame
+    (a kill during a write) is dropped and the file rewritten without it."""
+    if not path.exists():
+        return {}
+    good: list[Atoms] = []
+    try:
+        for atoms in ase.io.iread(path, index=":", format="extxyz"):
+            good.append(atoms)
+    except Exception:  # a torn frame at the end: keep what parsed
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.unlink(missing_ok=True)
+        if good:
+            append_frames(tmp, good)
+        else:
+            tmp.write_text("")
+        os.replace(tmp, path)
+    return {int(a.info[key]): a for a in good if key in a.info}

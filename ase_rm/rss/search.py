@@ -1,0 +1,208 @@
+"""Random structure search: random starts relaxed on E~ through a protocol's stages.
+
+Attempt k (over all compositions) draws its start from the Generator seeded
+with (seed, k) and its kicks from (seed, k, stage): an attempt's result does
+not depend on what else runs in the batch, so the same seed gives the same
+structures, and a resumed run redoes only what was not written yet.
+
+Two engines: ``"batched"`` (FIRE pools in torch, the default) and ``"ase"``
+(serially through RMCalculator with an ASE optimizer and FrechetCellFilter:
+the path users know, and the reference the batched engine is tested against).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from .. import keys
+from ..potential import Potential
+from ..relax import FireParams, RelaxOptions, iter_relax
+from .composition import Composition, format_formula
+from .output import append_frames, read_done
+from .protocols import Protocol, Stage, StartSpec, random_start
+
+log = logging.getLogger(__name__)
+
+RM_ATTEMPT = "rm_attempt"
+"""info key: the attempt number of a generated structure (int)."""
+RM_FORMULA = "rm_formula"
+"""info key: the requested composition (str)."""
+RM_STAGE_CONVERGED = "rm_stage_converged"
+"""info key: per-stage convergence, e.g. "T,F" (str)."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One random start to make and relax."""
+
+    index: int
+    composition: Composition
+    start: StartSpec
+
+
+def attempts_for(
+    compositions: Sequence[Composition], protocol: Protocol, n: int | None = None
+) -> list[Attempt]:
+    """``n`` (default: the protocol's) attempts per composition, numbered in order."""
+    n = protocol.attempts if n is None else n
+    return [
+        Attempt(c * n + k, comp, protocol.start) for c, comp in enumerate(compositions) for k in range(n)
+    ]
+
+
+def stage_options(stage: Stage) -> RelaxOptions:
+    return RelaxOptions(
+        fmax=stage.fmax, steps=stage.max_steps, cell=stage.cell,  # type: ignore[arg-type]
+        fire=FireParams(maxstep=stage.maxstep, dt=stage.dt),
+    )
+
+
+def make_start(attempt: Attempt, seed: int, element_volumes: dict[int, float] | None) -> Atoms:
+    rng = np.random.default_rng([seed, attempt.index])
+    atoms = random_start(attempt.start, attempt.composition, rng, element_volumes)
+    atoms.info[RM_ATTEMPT] = attempt.index
+    atoms.info[RM_FORMULA] = format_formula(attempt.composition)
+    return atoms
+
+
+def kick(atoms: Atoms, stage: Stage, stage_index: int, seed: int) -> Atoms:
+    """Before a stage with a kick: every position component moves by U(-kick, kick)."""
+    out = atoms.copy()
+    if stage.kick:
+        rng = np.random.default_rng([seed, int(atoms.info[RM_ATTEMPT]), stage_index])
+        out.positions = out.positions + rng.uniform(-stage.kick, stage.kick, size=out.positions.shape)
+    return out
+
+
+def _record(result: Atoms, previous: Atoms, first: bool) -> Atoms:
+    """Accumulate steps and per-stage convergence over stages."""
+    flag = "T" if result.info[keys.RM_CONVERGED] else "F"
+    if not first:
+        result.info[keys.RM_STEPS] += int(previous.info[keys.RM_STEPS])
+        flag = f"{previous.info[RM_STAGE_CONVERGED]},{flag}"
+    result.info[RM_STAGE_CONVERGED] = flag
+    return result
+
+
+def _batched_stages(
+    potential: Potential, starts: Iterable[Atoms], stages: Sequence[Stage], seed: int, max_atoms: int
+) -> Iterator[Atoms]:
+    stream: Iterable[Atoms] = starts
+    for s, stage in enumerate(stages):
+        stream = _one_stage(potential, stream, stage, s, seed, max_atoms)
+    return iter(stream)
+
+
+def _one_stage(
+    potential: Potential, inputs: Iterable[Atoms], stage: Stage, s: int, seed: int, max_atoms: int
+) -> Iterator[Atoms]:
+    kept: dict[int, Atoms] = {}
+
+    def kicked() -> Iterator[Atoms]:
+        for k, atoms in enumerate(inputs):
+            kept[k] = atoms
+            yield kick(atoms, stage, s, seed)
+
+    for k, result in iter_relax(potential, kicked(), stage_options(stage), max_atoms):
+        yield _record(result, kept.pop(k), s == 0)
+
+
+def _ase_stages(calc: Any, starts: Iterable[Atoms], stages: Sequence[Stage], seed: int,
+                optimizer: str) -> Iterator[Atoms]:
+    for atoms in starts:
+        current = atoms
+        for s, stage in enumerate(stages):
+            current = _record(relax_with_ase(calc, kick(current, stage, s, seed), stage, optimizer), current, s == 0)
+        yield current
+
+
+def relax_with_ase(calc: Any, atoms: Atoms, stage: Stage, optimizer: str = "FIRE") -> Atoms:
+    """One stage with an ASE optimizer (and FrechetCellFilter for cell stages)."""
+    import ase.optimize
+    from ase.filters import FrechetCellFilter
+
+    out = atoms.copy()
+    out.calc = calc
+    target: Any = out
+    if stage.cell is not None:
+        target = FrechetCellFilter(
+            out, constant_volume=stage.cell == "constant_volume", hydrostatic_strain=stage.cell == "hydrostatic"
+        )
+    opt_cls = getattr(ase.optimize, optimizer)
+    kwargs: dict[str, Any] = {"logfile": None, "maxstep": stage.maxstep}
+    if optimizer == "FIRE":
+        kwargs["dt"] = stage.dt
+    opt = opt_cls(target, **kwargs)
+    converged = bool(opt.run(fmax=stage.fmax, steps=stage.max_steps))
+    energy = float(out.get_potential_energy())
+    out.calc = None
+    out.info.update({keys.RM_ENERGY: energy, keys.RM_CONVERGED: converged, keys.RM_STEPS: int(opt.nsteps)})
+    return out
+
+
+def search(
+    potential: Potential | Any,
+    attempts: Sequence[Attempt],
+    protocol: Protocol,
+    seed: int = 0,
+    element_volumes: dict[int, float] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    max_atoms_per_batch: int = 4096,
+    progress: bool = False,
+    engine: str = "batched",
+    optimizer: str = "FIRE",
+) -> list[Atoms]:
+    """Run attempts through the protocol's stages; results sorted by attempt.
+
+    Args:
+        potential: a Potential (batched engine) or an ASE calculator (``engine="ase"``).
+        attempts: what to make (see :func:`attempts_for`).
+        protocol: the stages (its ``start`` is ignored in favour of each attempt's).
+        seed: seeds every start and kick.
+        element_volumes: ``{Z: V_Z}`` Å^3 for crystal starts (the checkpoint's volume_fit).
+        out: extxyz file; each result is appended as it finishes.
+        resume: keep the results already in ``out`` and make only the rest.
+        max_atoms_per_batch: memory bound of each relaxation pool.
+        progress: a progress bar over attempts.
+        engine: "batched" or "ase".
+        optimizer: ASE optimizer name for the "ase" engine (FIRE, BFGS, LBFGS).
+    """
+    path = Path(out) if out is not None else None
+    done = read_done(path, RM_ATTEMPT) if path is not None and resume else {}
+    if path is not None and not resume:
+        path.unlink(missing_ok=True)
+    todo = [a for a in attempts if a.index not in done]
+    log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))
+    starts = (make_start(a, seed, element_volumes) for a in todo)
+    if engine == "batched":
+        stream = _batched_stages(potential, starts, protocol.stages, seed, max_atoms_per_batch)
+    elif engine == "ase":
+        stream = _ase_stages(potential, starts, protocol.stages, seed, optimizer)
+    else:
+        raise ValueError(f"engine must be 'batched' or 'ase', not {engine!r}")
+    results = dict(done)
+    bar = _bar(len(attempts), len(done)) if progress else None
+    for atoms in stream:
+        if path is not None:
+            append_frames(path, [atoms])
+        results[int(atoms.info[RM_ATTEMPT])] = atoms
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return [results[a.index] for a in attempts]
+
+
+def _bar(total: int, initial: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="generate", unit="structure")

@@ -1,0 +1,193 @@
+"""Batched relaxation: ASE's FIRE (and FrechetCellFilter) reproduced structure by
+structure, batch-independent, deterministic, converged structures frozen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk, molecule
+from ase.filters import FrechetCellFilter
+from ase.optimize import FIRE
+
+from ase_rm import InvalidStructureError, Potential, RMCalculator, UnknownElementError, load_potential
+from ase_rm.checkpoint import atomic_save, make_checkpoint
+from ase_rm.keys import RM_CONVERGED, RM_ENERGY, RM_STEPS
+from ase_rm.relax import (
+    FireParams,
+    RelaxOptions,
+    fire_init,
+    fire_step,
+    iter_relax,
+    pop_finished,
+    relax,
+    relax_init,
+    relax_step,
+)
+
+from .conftest import tiny_model
+
+FMAX = 2e-3
+STEPS = 300
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models on a shared 2-core machine: intra-op threads only contend (8x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("relax") / "tiny.pt"
+    atomic_save(make_checkpoint(tiny_model()), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def potential(checkpoint: Path) -> Potential:
+    return load_potential(checkpoint, dtype=torch.float64)[0]
+
+
+def molecules() -> list[Atoms]:
+    out = []
+    for seed, name in enumerate(["CH4", "H2O", "CH3OH"]):
+        atoms = molecule(name)
+        atoms.rattle(0.1, seed=seed)
+        out.append(atoms)
+    return out
+
+
+def crystals() -> list[Atoms]:
+    cubic = bulk("C", "diamond", a=3.6, cubic=True)
+    cubic.rattle(0.05, seed=0)
+    primitive = bulk("C", "diamond", a=3.5)
+    primitive.rattle(0.05, seed=2)
+    primitive.cell[0, 1] += 0.1  # a triclinic start
+    return [cubic, primitive]
+
+
+def ase_fire(atoms: Atoms, checkpoint: Path, cell: str | None, pressure: float = 0.0) -> tuple[Atoms, int]:
+    atoms = atoms.copy()
+    atoms.calc = RMCalculator.from_checkpoint(checkpoint, dtype=torch.float64)
+    target = atoms if cell is None else FrechetCellFilter(
+        atoms, constant_volume=cell == "constant_volume", hydrostatic_strain=cell == "hydrostatic",
+        scalar_pressure=pressure)
+    opt = FIRE(target, logfile=None)
+    opt.run(fmax=FMAX, steps=STEPS)
+    return atoms, opt.nsteps
+
+
+@pytest.mark.parametrize(
+    ("cell", "pressure", "n_crystals"),
+    # ASE's filter is the slow part (scipy expm_frechet): the cubic cell only once
+    [(None, 0.0, 0), ("full", 0.0, 2), ("constant_volume", 0.0, 1), ("hydrostatic", 0.0, 1), ("full", 0.01, 1)],
+)
+def test_same_minima_and_steps_as_ase_fire(potential: Potential, checkpoint: Path, cell: str | None,
+                                          pressure: float, n_crystals: int) -> None:
+    starts = molecules() if cell is None else crystals()[-n_crystals:]
+    ours = relax(potential, starts, fmax=FMAX, steps=STEPS, cell=cell, pressure=pressure)  # type: ignore[arg-type]
+    for start, got in zip(starts, ours, strict=True):
+        ref, n_steps = ase_fire(start, checkpoint, cell, pressure)
+        assert got.info[RM_CONVERGED] and got.info[RM_STEPS] == n_steps < STEPS
+        assert got.info[RM_ENERGY] == pytest.approx(ref.get_potential_energy(), abs=1e-8)
+        assert np.allclose(got.positions, ref.positions, atol=1e-7)
+        assert np.allclose(got.cell.array, ref.cell.array, atol=1e-7)
+        assert np.array_equal(got.pbc, start.pbc)
+    if cell == "constant_volume":
+        assert [a.get_volume() for a in ours] == pytest.approx([a.get_volume() for a in starts], rel=1e-9)
+
+
+@pytest.mark.parametrize("pressure", [0.0, 0.02])
+def test_variable_cell_ends_at_the_target_stress(checkpoint: Path, potential: Potential, pressure: float) -> None:
+    fmax = 1e-3
+    for atoms in relax(potential, crystals(), fmax=fmax, steps=STEPS, cell="full", pressure=pressure):
+        assert atoms.info[RM_CONVERGED]
+        check = atoms.copy()
+        check.calc = RMCalculator.from_checkpoint(checkpoint, dtype=torch.float64)
+        residual = check.get_stress(voigt=False) + pressure * np.eye(3)
+        # the cell rows are (about) virial / n_atoms = -V (stress + p) / n_atoms
+        assert np.abs(residual).max() * atoms.get_volume() / len(atoms) < 1.5 * fmax
+        assert np.linalg.norm(check.get_forces(), axis=1).max() < 1.5 * fmax
+
+
+def test_batched_equals_one_at_a_time(potential: Potential) -> None:
+    starts = molecules() + [molecule("NH3"), molecule("C2H6")]
+    alone = [relax(potential, [a], fmax=FMAX, steps=STEPS)[0] for a in starts]
+    together = relax(potential, starts, fmax=FMAX, steps=STEPS)
+    pooled = relax(potential, iter(starts), fmax=FMAX, steps=STEPS, max_atoms_per_batch=9)  # refills
+    for a, b, c in zip(alone, together, pooled, strict=True):
+        assert a.info[RM_STEPS] == b.info[RM_STEPS] == c.info[RM_STEPS]
+        assert np.allclose(a.positions, b.positions, atol=1e-10)
+        assert np.allclose(a.positions, c.positions, atol=1e-10)
+        assert b.info[RM_ENERGY] == pytest.approx(a.info[RM_ENERGY], abs=1e-10)
+
+
+def test_same_input_same_output_and_inputs_untouched(potential: Potential) -> None:
+    starts = crystals()
+    before = [a.copy() for a in starts]
+    first = relax(potential, starts, fmax=FMAX, steps=50, cell="full")
+    second = relax(potential, starts, fmax=FMAX, steps=50, cell="full")
+    for a, b, s, s0 in zip(first, second, starts, before, strict=True):
+        assert np.array_equal(a.positions, b.positions) and np.array_equal(a.cell, b.cell)
+        assert a.info == b.info
+        assert s == s0 and not s.info and s.calc is None
+
+
+def test_converged_structures_stop_moving(potential: Potential) -> None:
+    options = RelaxOptions(fmax=FMAX, steps=STEPS)
+    done = relax(potential, molecules()[:1], fmax=FMAX)[0]
+    state = relax_init(potential, [done, molecules()[1]], options, tags=["done", "moving"])
+    assert state.converged.tolist() == [True, False]
+    x0 = state.x[: len(done)].clone()
+    for _ in range(3):
+        state = relax_step(potential, state, options)
+    assert torch.equal(state.x[: len(done)], x0) and state.steps.tolist() == [0, 3]
+    state, finished = pop_finished(state, options)
+    assert [tag for tag, _ in finished] == ["done"] and state.tags == ["moving"]
+    assert finished[0][1].info[RM_STEPS] == 0
+
+
+def test_fire_caps_each_structures_own_step() -> None:
+    params = FireParams(maxstep=0.2)
+    batch = torch.tensor([0, 0, 1, 1])
+    x = torch.zeros(4, 3, dtype=torch.float64)
+    forces = torch.tensor([[50.0, 0, 0], [0, 50, 0], [0.1, 0, 0], [0, 0, 0]], dtype=torch.float64)
+    new, state = fire_step(fire_init(4, 2, params), x, forces, batch, params=params)
+    assert new[:2].norm() == pytest.approx(0.2)  # the whole step vector of structure 0
+    alone, _ = fire_step(fire_init(2, 1, params), x[2:], forces[2:], batch[2:] - 1, params=params)
+    assert torch.equal(new[2:], alone)  # structure 1 is not scaled by structure 0
+    frozen, _ = fire_step(state, new, forces, batch, active=torch.tensor([False, True]), params=params)
+    assert torch.equal(frozen[:2], new[:2])
+
+
+def test_float32_model_keeps_float64_coordinates(checkpoint: Path, potential: Potential) -> None:
+    pot32 = load_potential(checkpoint, dtype=torch.float32)[0]
+    (a32,) = relax(pot32, molecules()[:1], fmax=1e-2)
+    (a64,) = relax(potential, molecules()[:1], fmax=1e-2)
+    assert a32.positions.dtype == np.float64 and a32.info[RM_CONVERGED]
+    assert a32.info[RM_ENERGY] == pytest.approx(a64.info[RM_ENERGY], abs=1e-4)
+
+
+def test_bad_input_gets_one_clear_error(potential: Potential) -> None:
+    with pytest.raises(InvalidStructureError, match="3-D periodic"):
+        relax(potential, molecules()[:1], cell="full")
+    with pytest.raises(UnknownElementError, match="Si"):
+        relax(potential, [Atoms("CSi", positions=[[0, 0, 0], [0, 0, 1.5]])])
+    with pytest.raises(ValueError, match="cell must be"):
+        RelaxOptions(cell="diagonal")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pressure needs a variable cell"):
+        relax(potential, molecules()[:1], pressure=0.1)
+
+
+def test_iter_relax_yields_every_input_once(potential: Potential) -> None:
+    starts = molecules()
+    got = list(iter_relax(potential, starts, RelaxOptions(fmax=1e-2), max_atoms_per_batch=1))
+    assert sorted(i for i, _ in got) == [0, 1, 2]
