@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 ruff check ase_rm plugins tests benchmarks
 mypy
+# Two pytest workers on two cores: one BLAS/OpenMP thread each, no oversubscription.
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 python3 -m pytest -n 2 "$@"

@@ -191,3 +191,38 @@ def test_iter_relax_yields_every_input_once(potential: Potential) -> None:
     starts = molecules()
     got = list(iter_relax(potential, starts, RelaxOptions(fmax=1e-2), max_atoms_per_batch=1))
     assert sorted(i for i, _ in got) == [0, 1, 2]
+
+
+@pytest.mark.benchmark
+def test_benchmark_batched_vs_ase_serial(checkpoint: Path, potential: Potential,
+                                         record_property: pytest.RecordProperty) -> None:
+    """32 small molecules, fmax 1e-3: structures/s batched vs ase.optimize.FIRE one by one.
+
+    Run with ``python -m pytest -m benchmark tests/test_relax.py -rA -o junit_family=xunit1``
+    (OPENBLAS_NUM_THREADS=1 on a shared machine); the rates land in the test's properties.
+    """
+    import time
+
+    names = ["CH4", "H2O", "NH3", "C2H6", "CH3OH"]
+    starts = []
+    for seed in range(32):
+        atoms = molecule(names[seed % len(names)])
+        atoms.rattle(0.1, seed=seed)
+        starts.append(atoms)
+    t0 = time.perf_counter()
+    ours = relax(potential, starts, fmax=1e-3, steps=500)
+    t_batched = time.perf_counter() - t0
+    calc = RMCalculator.from_checkpoint(checkpoint, dtype=torch.float64)
+    t0 = time.perf_counter()
+    steps = []
+    for start in starts:
+        atoms = start.copy()
+        atoms.calc = calc
+        opt = FIRE(atoms, logfile=None)
+        opt.run(fmax=1e-3, steps=500)
+        steps.append(opt.nsteps)
+    t_serial = time.perf_counter() - t0
+    record_property("batched_structures_per_s", len(starts) / t_batched)
+    record_property("ase_serial_structures_per_s", len(starts) / t_serial)
+    assert [a.info[RM_STEPS] for a in ours] == steps
+    assert t_batched < t_serial

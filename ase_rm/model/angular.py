@@ -8,7 +8,8 @@ l = a+b+c, then lexicographically. Invariants (method.md section 3):
 - nu = 3, keys (d1, d2, d3): sum c(v1) c(v2) c(v3) A_{v1+v2} A_{v1+v3} A_{v2+v3}.
 
 The contractions are precomputed as index/coefficient tables so that the
-features of a whole batch are two gathers and two matmuls.
+features of a whole batch are a few row gathers, row products and small
+matmuls (see :class:`Invariants`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class AngularBasis(nn.Module):
     0/1 selection matrix (no gathers, whose backward is slow on CPU).
     """
 
+    select: torch.Tensor
+
     def __init__(self, lmax: int) -> None:
         super().__init__()
         self.lmax = lmax
@@ -73,7 +76,7 @@ class AngularBasis(nn.Module):
         n = unit.shape[0]
         powers = [torch.ones(n, 1, dtype=unit.dtype, device=unit.device)]
         for _ in range(self.lmax):
-            powers.append((powers[-1][:, :, None] * unit[:, None, :]).reshape(n, -1))
+            powers.append((powers[-1][:, :, None] * unit[:, None, :]).flatten(1))
         return torch.cat(powers, dim=1) @ self.select
 
 
@@ -90,6 +93,12 @@ class Invariants(nn.Module):
     monomials leading, (M, X) -> (F, X), every step is a row gather, an
     elementwise product of whole rows or a small matmul.
     """
+
+    w1: torch.Tensor
+    w2: torch.Tensor
+    i1: torch.Tensor
+    i2: torch.Tensor
+    i3: torch.Tensor
 
     def __init__(self, lmax: int, numax: int) -> None:
         super().__init__()
@@ -124,14 +133,14 @@ class Invariants(nn.Module):
     def leading(self, a: torch.Tensor) -> torch.Tensor:
         """(n_monomials, ...) -> (n_features, ...); fastest for contiguous a."""
         lead = a.shape[1:]
-        a = a.reshape(a.shape[0], -1)
+        a = a.reshape(a.shape[0], lead.numel())
         feats = [a[:1]]
         if self.i1.numel():
             h = self.w1 @ (a.index_select(0, self.i1) * a.index_select(0, self.i2))
             feats.append(h[: self.n2])
             if self.keys:
                 feats.append(self.w2 @ (h[self.n2 :] * a.index_select(0, self.i3)))
-        return torch.cat(feats, dim=0).reshape(-1, *lead)
+        return torch.cat(feats, dim=0).reshape(self.n_features, *lead)
 
 
 def _nu3_tables(
@@ -158,8 +167,8 @@ def _nu3_tables(
             twice = 2 if p == q and vp != vq else 1
             key_weight[(k, row)] = twice * multinomial(vp) * multinomial(vq)
             for vs in of_order[s]:
-                ij = tuple(sorted((index[_add(vs, vp)], index[_add(vs, vq)])))
-                col = pairs.setdefault(ij, len(pairs))
+                i, j = index[_add(vs, vp)], index[_add(vs, vq)]
+                col = pairs.setdefault((min(i, j), max(i, j)), len(pairs))
                 pair_weight[(row, col)] = pair_weight.get((row, col), 0) + multinomial(vs)
     return rows, key_weight, pair_weight
 

@@ -8,9 +8,13 @@ A_i[c=(a,b), n, m] = A_i[a, n, m] theta_r[Z_i, b]                    (atoms)
 A'_i[c, n', m] = sum_n A_i[c, n, m] W_{l(m)}[n, n', c]               (mixing)
 B_i = invariants(A'_i);  E_i = MLP(B_i) + Linear(B_i).
 
-Because the receiver embedding is constant over an atom's neighbours, the
-edge tensor carries N_emb (not N_emb^2) channels: the same numbers as the
-N_emb^2-channel formula, at a fraction of the cost.
+Evaluation order (the same numbers, at a fraction of the cost): the edge sum
+carries N_emb (not N_emb^2) channels and is one batched matmul over atoms,
+with the edges padded per receiver; the mixing is one bmm over (m, a) and
+leaves the monomial index leading, (M, a, N, b, n'), so that the invariants
+work on whole contiguous rows; and because A_i is linear in theta_r[Z_i, b]
+and a nu-body invariant is homogeneous of degree nu, theta_r^nu multiplies the
+invariants instead of A.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ class Denoiser(nn.Module):
         generator: source of the initial weights (torch's global RNG if None).
         dtype: float dtype of the weights.
     """
+
+    species_index: torch.Tensor
+    orders: torch.Tensor
+    body_index: torch.Tensor
 
     def __init__(
         self,
@@ -132,16 +140,16 @@ class Denoiser(nn.Module):
         radial = self.radial(r) * self.cutoff_fn(r)[:, None]  # (E, nb)
         ang = self.angular(vectors / r[:, None])  # (E, M)
         emb_s = self.sender_embedding[species[senders]]  # (E, ne)
-        edge = (emb_s[:, :, None] * radial[:, None, :]).reshape(r.shape[0], -1)  # (E, ne nb)
+        edge = (emb_s[:, :, None] * radial[:, None, :]).flatten(1)  # (E, ne nb)
         a = _neighbour_sum(ang, edge, receivers, n_atoms)  # (N, M, ne nb)
-        n_emb, n_mono = emb_s.shape[1], ang.shape[1]
-        a = a.view(n_atoms, n_mono, n_emb, -1).permute(1, 2, 0, 3).contiguous()
+        n_emb, n_mono, nb = emb_s.shape[1], ang.shape[1], radial.shape[1]
+        a = a.view(n_atoms, n_mono, n_emb, nb).permute(1, 2, 0, 3).contiguous()
         mixed = self._mix(a)  # (M, a, N, b, n')
         # per sender channel a: smaller working set, same numbers
         feats = torch.stack([self.invariants.leading(x) for x in mixed.unbind(1)], dim=1)
         emb_r = self.receiver_embedding if self.config.separate_receiver else self.sender_embedding
         feats = feats * self._receiver_powers(emb_r[species])[:, None, :, :, None]
-        return self.readout(feats.permute(2, 1, 3, 4, 0).reshape(n_atoms, -1))
+        return self.readout(feats.permute(2, 1, 3, 4, 0).reshape(n_atoms, self.n_features))
 
     def _receiver_powers(self, theta: torch.Tensor) -> torch.Tensor:
         """theta^nu for the body order nu of each invariant, (K, N, ne).
@@ -163,7 +171,7 @@ class Denoiser(nn.Module):
         w = w.permute(0, 3, 1, 4, 2).reshape(-1, n_emb, nb, self.mixing.shape[2] * n_emb)
         w = w.index_select(0, self.orders).reshape(n_mono * n_emb, nb, -1)
         out = torch.bmm(a.reshape(n_mono * n_emb, n_atoms, nb), w)
-        return out.view(n_mono, n_emb, n_atoms, n_emb, -1)
+        return out.view(n_mono, n_emb, n_atoms, n_emb, self.mixing.shape[2])
 
 
 def _neighbour_sum(

@@ -1,20 +1,14 @@
 """Batched relaxation: FIRE on a pool of structures, optionally with a Frechet cell filter.
 
-Three layers:
-
-* :func:`relax_init` / :func:`relax_step`: a :class:`RelaxState` holding a
-  batch of structures, each with its own optimiser state, step count and
-  convergence flag (init/step pairs, as torch-sim). :func:`concat_states` and
-  :func:`pop_finished` let a caller (e.g. random structure search) add and
-  remove structures with its own refill logic.
-* :func:`iter_relax`: a pool bounded by ``max_atoms_per_batch`` where finished
-  structures leave and new ones enter; yields results as they finish.
-* :func:`relax`: a list in, a list out.
-
-Every structure follows exactly the trajectory that ``ase.optimize.FIRE``
-(on ``FrechetCellFilter`` for a variable cell) gives it alone: its result
-does not depend on the others in the batch. Coordinates are float64 whatever
-the model's dtype, and neighbour lists are rebuilt by vesin at every step.
+Layers: :func:`relax_init` / :func:`relax_step` advance a :class:`RelaxState`
+(per-structure optimiser state, step count, convergence flag; init/step pairs
+as torch-sim), with :func:`concat_states` and :func:`pop_finished` for callers
+with their own refill logic (random structure search); :func:`iter_relax`
+runs a pool bounded by ``max_atoms_per_batch``; :func:`relax` is list in, list out.
+Every structure follows the trajectory ``ase.optimize.FIRE`` (on
+``FrechetCellFilter`` for a variable cell) gives it alone, whatever else is in
+the batch. Coordinates are float64 whatever the model's dtype; neighbour
+lists are rebuilt by vesin at every step.
 """
 
 from __future__ import annotations
@@ -67,6 +61,8 @@ class RelaxOptions:
             raise ValueError(f"cell must be None or one of {CELL_MODES}, got {self.cell!r}")
         if self.fmax <= 0 or self.steps < 0:
             raise ValueError(f"need fmax > 0 and steps >= 0, got fmax={self.fmax}, steps={self.steps}")
+        if self.cell is None and self.pressure != 0.0:
+            raise ValueError("pressure needs a variable cell (cell='full', 'constant_volume' or 'hydrostatic')")
 
 
 @dataclass
@@ -127,11 +123,8 @@ class RelaxState:
     @property
     def cell_rows(self) -> torch.Tensor:
         """(n_rows,) bool: True for the 3 cell rows of each structure."""
-        counts = self.n_atoms + 3 * int(self.has_cell)
-        batch = _repeat(counts)
-        start = torch.cumsum(counts, 0) - counts
-        local = torch.arange(batch.shape[0], device=batch.device) - start[batch]
-        return local >= self.n_atoms[batch]
+        batch, ends = self.row_batch, torch.cumsum(self.n_atoms + 3 * int(self.has_cell), 0)
+        return torch.arange(batch.shape[0], device=batch.device) >= ends[batch] - 3 * int(self.has_cell)
 
     def fmax(self) -> torch.Tensor:
         """(n_structures,) largest row norm of the generalized forces, eV/Å."""
@@ -167,12 +160,10 @@ def _evaluate(potential: Potential, state: RelaxState, options: RelaxOptions) ->
     """``state`` with energy and generalized forces at its coordinates."""
     dtype, device = _model_dtype_device(potential)
     positions, cells = state.positions_and_cells()
-    pos_np, cell_np = positions.detach().cpu().numpy(), cells.detach().cpu().numpy()
-    numbers_np, pbc_np = state.numbers.cpu().numpy(), state.pbc.cpu().numpy()
-    frames, start = [], 0
-    for s, n in enumerate(state.n_atoms.tolist()):
-        frames.append(Frame(pos_np[start:start + n], numbers_np[start:start + n], cell_np[s], pbc_np[s]))
-        start += n
+    split = np.cumsum(state.n_atoms.tolist())[:-1]
+    frames = [Frame(*parts) for parts in zip(
+        np.split(positions.detach().cpu().numpy(), split), np.split(state.numbers.cpu().numpy(), split),
+        cells.detach().cpu().numpy(), state.pbc.cpu().numpy(), strict=True)]
     graph = build_graph(frames, potential.cutoff, dtype, device)
     out = potential(graph, forces=True, stress=state.has_cell)
     f64 = state.x.dtype
@@ -192,18 +183,13 @@ def _evaluate(potential: Potential, state: RelaxState, options: RelaxOptions) ->
     return replace(state, energy=energy, forces=forces)
 
 
-def _check(atoms: Atoms, species: Sequence[int] | None, options: RelaxOptions, label: str) -> None:
-    check_atoms(atoms, species, label)
+def _check(atoms: Atoms, potential: Potential, options: RelaxOptions, label: str) -> None:
+    check_atoms(atoms, getattr(getattr(potential.model, "config", None), "species", None), label)
     if atoms.constraints:
         raise InvalidStructureError(f"{label} has constraints, which relax does not support")
     if options.cell is not None and not np.asarray(atoms.pbc).all():
         raise InvalidStructureError(
             f"{label}: cell={options.cell!r} needs a 3-D periodic structure, got pbc={atoms.pbc.tolist()}")
-
-
-def _species(potential: Potential) -> Sequence[int] | None:
-    config = getattr(potential.model, "config", None)
-    return getattr(config, "species", None)
 
 
 def relax_init(
@@ -212,6 +198,7 @@ def relax_init(
     options: RelaxOptions,
     tags: Sequence[Any] | None = None,
     device: torch.device | str | None = None,
+    validate: bool = True,
 ) -> RelaxState:
     """Validate structures and start their relaxation (forces evaluated, 0 steps taken).
 
@@ -221,6 +208,7 @@ def relax_init(
         options: what the relaxation does.
         tags: a label per structure (default 0, 1, ...), returned with its result.
         device: where the optimiser tensors live; default the model's device.
+        validate: check the structures (``check_atoms``, no constraints, 3-D pbc for a cell mode).
 
     Raises:
         InvalidStructureError, UnknownElementError: for a structure the model cannot take.
@@ -228,30 +216,26 @@ def relax_init(
     tags = list(range(len(structures))) if tags is None else list(tags)
     if len(tags) != len(structures):
         raise ValueError(f"got {len(tags)} tags for {len(structures)} structures")
-    species = _species(potential)
     for atoms, tag in zip(structures, tags, strict=True):
-        _check(atoms, species, options, f"structure {tag}")
+        if validate:
+            _check(atoms, potential, options, f"structure {tag}")
     device = device or _model_dtype_device(potential)[1]
     f64: dict[str, Any] = dict(dtype=torch.float64, device=device)
+    n, has_cell = len(structures), options.cell is not None
     n_atoms = torch.tensor([len(a) for a in structures], dtype=torch.int64, device=device)
-    has_cell = options.cell is not None
-    factor = (n_atoms.to(torch.float64) if options.exp_cell_factor is None
-              else torch.full((len(structures),), float(options.exp_cell_factor), **f64))
-    rows = [torch.as_tensor(a.get_positions(), **f64) for a in structures]
-    if has_cell:
-        rows = [torch.cat([r, torch.zeros(3, 3, **f64)]) for r in rows]
-    x = torch.cat(rows)
+    factor = n_atoms.to(torch.float64) if options.exp_cell_factor is None else torch.full(
+        (n,), float(options.exp_cell_factor), **f64)
+    pad = np.zeros((3 * int(has_cell), 3))
+    x = torch.as_tensor(np.concatenate([np.concatenate([a.positions, pad]) for a in structures]), **f64)
     state = RelaxState(
-        x=x, forces=torch.zeros_like(x),
+        x=x, forces=torch.zeros_like(x), n_atoms=n_atoms, factor=factor,
         numbers=torch.as_tensor(np.concatenate([a.numbers for a in structures]), dtype=torch.int64,
                                 device=device),
-        n_atoms=n_atoms,
-        pbc=torch.as_tensor(np.array([a.pbc for a in structures]), dtype=torch.bool, device=device),
+        pbc=torch.as_tensor(np.array([a.pbc for a in structures]), device=device),
         orig_cell=torch.as_tensor(np.array([a.cell.array for a in structures]), **f64),
-        factor=factor, energy=torch.zeros(len(structures), **f64),
-        steps=torch.zeros(len(structures), dtype=torch.int64, device=device),
-        converged=torch.zeros(len(structures), dtype=torch.bool, device=device),
-        fire=fire_init(x.shape[0], len(structures), options.fire, device),
+        energy=torch.zeros(n, **f64), steps=torch.zeros(n, dtype=torch.int64, device=device),
+        converged=torch.zeros(n, dtype=torch.bool, device=device),
+        fire=fire_init(x.shape[0], n, options.fire, device),
         has_cell=has_cell, atoms=[a.copy() for a in structures], tags=tags,
     )
     state = _evaluate(potential, state, options)
@@ -300,11 +284,8 @@ def relax_step(potential: Potential, state: RelaxState, options: RelaxOptions) -
     state = replace(state, x=x, fire=fire, steps=state.steps + active.long())
     moved = _evaluate(potential, select(state, active), options)
     row_active = active[state.row_batch]
-    forces, energy = state.forces.clone(), state.energy.clone()
-    forces[row_active] = moved.forces
-    energy[active] = moved.energy
-    converged = state.converged.clone()
-    converged[active] = moved.fmax() < options.fmax
+    forces, energy, converged = state.forces.clone(), state.energy.clone(), state.converged.clone()
+    forces[row_active], energy[active], converged[active] = moved.forces, moved.energy, moved.fmax() < options.fmax
     return replace(state, forces=forces, energy=energy, converged=converged)
 
 
@@ -312,17 +293,15 @@ def results(state: RelaxState) -> list[Atoms]:
     """Copies of the input structures at the current coordinates, with
     ``info[RM_ENERGY]`` (eV), ``info[RM_CONVERGED]`` and ``info[RM_STEPS]``."""
     positions, cells = (t.detach().cpu().numpy() for t in state.positions_and_cells())
-    out, start = [], 0
-    for s, atoms in enumerate(state.atoms):
-        n = len(atoms)
+    out = []
+    for s, (atoms, pos) in enumerate(zip(state.atoms, np.split(positions, np.cumsum(state.n_atoms.tolist())[:-1]),
+                                         strict=True)):
         new = atoms.copy()
         if state.has_cell:
             new.set_cell(cells[s], scale_atoms=False)
-        new.positions = positions[start:start + n]
-        start += n
-        new.info[keys.RM_ENERGY] = float(state.energy[s])
-        new.info[keys.RM_CONVERGED] = bool(state.converged[s])
-        new.info[keys.RM_STEPS] = int(state.steps[s])
+        new.positions = pos
+        new.info.update({keys.RM_ENERGY: float(state.energy[s]), keys.RM_CONVERGED: bool(state.converged[s]),
+                         keys.RM_STEPS: int(state.steps[s])})
         out.append(new)
     return out
 
@@ -342,12 +321,14 @@ def iter_relax(
     options: RelaxOptions,
     max_atoms_per_batch: int = 4096,
     progress: bool = False,
+    validate: bool = True,
 ) -> Iterator[tuple[int, Atoms]]:
     """Relax a stream of structures in a pool; yield (input index, result) as each finishes.
 
     The pool holds at most ``max_atoms_per_batch`` atoms (a larger structure
     runs alone); finished structures leave it and the next inputs enter, so
     the input may be a lazy iterable. Results come in order of finishing.
+    ``validate=False`` skips the structure checks (done already by the caller).
     """
     if max_atoms_per_batch < 1:
         raise ValueError(f"max_atoms_per_batch must be >= 1, got {max_atoms_per_batch}")
@@ -364,7 +345,8 @@ def iter_relax(
                 room -= len(waiting[1])
                 waiting = next(pending, None)
             if taken:
-                new = relax_init(potential, [a for _, a in taken], options, [i for i, _ in taken])
+                new = relax_init(potential, [a for _, a in taken], options, [i for i, _ in taken],
+                                 validate=validate)
                 pool = new if pool is None else concat_states([pool, new])
                 log.debug("pool: %d structures, %d atoms", len(pool), pool.total_atoms)
             assert pool is not None
@@ -427,9 +409,10 @@ def relax(
     options = RelaxOptions(fmax=fmax, steps=steps, cell=cell, pressure=pressure,
                            exp_cell_factor=exp_cell_factor,
                            fire=FireParams(dt=dt, maxstep=maxstep, dt_max=dt_max))
-    if cell is None and pressure != 0.0:
-        raise ValueError("pressure needs a variable cell (cell='full', 'constant_volume' or 'hydrostatic')")
-    out = dict(iter_relax(potential, structures, options, max_atoms_per_batch, progress))
+    structures = list(structures)
+    for i, atoms in enumerate(structures):  # fail before any work is done
+        _check(atoms, potential, options, f"structure {i}")
+    out = dict(iter_relax(potential, structures, options, max_atoms_per_batch, progress, validate=False))
     n_converged = sum(bool(a.info[keys.RM_CONVERGED]) for a in out.values())
     log.info("relaxed %d structures, %d converged", len(out), n_converged)
     return [out[i] for i in range(len(out))]

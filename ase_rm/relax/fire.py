@@ -80,11 +80,11 @@ def fire_init(
     device: torch.device | str = "cpu",
 ) -> FireState:
     """A fresh state: zero velocities, ``params.dt`` and ``params.alpha`` for every structure."""
-    f64 = dict(dtype=torch.float64, device=device)
+    f64 = torch.float64
     return FireState(
-        velocities=torch.zeros(n_rows, 3, **f64),  # type: ignore[arg-type]
-        dt=torch.full((n_structures,), params.dt, **f64),  # type: ignore[arg-type]
-        alpha=torch.full((n_structures,), params.alpha, **f64),  # type: ignore[arg-type]
+        velocities=torch.zeros(n_rows, 3, dtype=f64, device=device),
+        dt=torch.full((n_structures,), params.dt, dtype=f64, device=device),
+        alpha=torch.full((n_structures,), params.alpha, dtype=f64, device=device),
         n_pos=torch.zeros(n_structures, dtype=torch.int64, device=device),
         started=torch.zeros(n_structures, dtype=torch.bool, device=device),
     )
