@@ -152,8 +152,9 @@ def build_graph(
 def edge_vectors(graph: Graph, positions: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
     """Vectors x_j - x_i + S_ij @ cell, (n_edges, 3), differentiable in both inputs."""
     i, j = graph.edge_index
-    vec = positions[j] - positions[i]
-    if graph.shifts.numel():
-        cell_per_edge = cell[graph.batch[i]]
+    # index_select, not positions[j]: same numbers, a much cheaper backward on CPU
+    vec = positions.index_select(0, j) - positions.index_select(0, i)
+    if graph.shifts.numel() and bool(graph.pbc.any()):
+        cell_per_edge = cell.index_select(0, graph.batch.index_select(0, i))
         vec = vec + torch.einsum("ek,ekl->el", graph.shifts, cell_per_edge)
     return vec
