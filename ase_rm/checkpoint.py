@@ -3,7 +3,14 @@
 A checkpoint is a dict of plain types and tensors::
 
     format_version, package_version, model_config, state_dict, species,
-    cutoff, noise_config, train_config, training_summary, volume_fit
+    cutoff, noise_config, train_config, training_summary, volume_fit,
+    architecture
+
+``architecture`` names the network: "cace" (the native :class:`Denoiser`;
+also what a checkpoint without the key holds) or the name of an entry point
+in the ``ase_rm.models`` group, which points to a plugin's config class (a
+:class:`~ase_rm.config.Config` with ``build(generator, dtype) -> nn.Module``).
+The core never imports a plugin; it finds one through that entry point.
 
 Shipped checkpoints live in ``ase_rm/pretrained/NAME.pt``; a checkpoint may
 be named by path or by that NAME.
@@ -13,11 +20,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .config import ModelConfig
 from .errors import CheckpointError
@@ -26,6 +34,36 @@ from .potential import Potential
 
 FORMAT_VERSION = 1
 REQUIRED = ("format_version", "model_config", "state_dict", "species", "cutoff")
+NATIVE_ARCHITECTURE = "cace"
+MODEL_ENTRY_POINTS = "ase_rm.models"
+"""Entry-point group of plugin architectures: name -> config class with ``from_dict`` and ``build``."""
+
+
+def architecture_of(config_or_model: Any) -> str:
+    """The architecture name of a model config or model ("cace" for the native one)."""
+    return str(getattr(config_or_model, "architecture", NATIVE_ARCHITECTURE))
+
+
+def config_class(architecture: str) -> Any:
+    """The config class of an architecture: :class:`ModelConfig`, or a plugin's via its entry point."""
+    if architecture == NATIVE_ARCHITECTURE:
+        return ModelConfig
+    found = metadata.entry_points(group=MODEL_ENTRY_POINTS, name=architecture)
+    if not found:
+        raise CheckpointError(
+            f"model architecture {architecture!r} needs a plugin that provides it "
+            f"(no {MODEL_ENTRY_POINTS!r} entry point of that name is installed)"
+        )
+    return next(iter(found)).load()
+
+
+def build_model(config: Any, generator: torch.Generator | None = None,
+                dtype: torch.dtype = torch.float32) -> nn.Module:
+    """A fresh energy-only network of ``config``: the native :class:`Denoiser` for a
+    :class:`ModelConfig`, otherwise ``config.build(generator, dtype)`` (a plugin's config)."""
+    if isinstance(config, ModelConfig):
+        return Denoiser(config, generator, dtype)
+    return config.build(generator, dtype)  # type: ignore[no-any-return]
 
 
 def package_version() -> str:
@@ -74,6 +112,7 @@ def make_checkpoint(
         "train_config": dict(train_config or {}),
         "training_summary": dict(training_summary or {}),
         "volume_fit": {int(k): float(v) for k, v in (volume_fit or {}).items()},
+        "architecture": architecture_of(model),
     }
 
 
@@ -110,9 +149,13 @@ def read_checkpoint(path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
-    """Rebuild the denoiser of a checkpoint dict (in float64; cast as needed)."""
+    """Rebuild the denoiser of a checkpoint dict (in float64; cast as needed).
+
+    A checkpoint of a plugin architecture gives that plugin's network (same calling convention).
+    """
+    config = config_class(str(data.get("architecture", NATIVE_ARCHITECTURE))).from_dict(data["model_config"])
     # Initial weights are overwritten; a private generator keeps torch's global RNG untouched.
-    model = Denoiser(ModelConfig.from_dict(data["model_config"]), torch.Generator(), dtype=torch.float64)
+    model: Denoiser = build_model(config, torch.Generator(), dtype=torch.float64)  # type: ignore[assignment]
     try:
         model.load_state_dict(data["state_dict"])
     except RuntimeError as exc:

@@ -84,3 +84,16 @@ def test_same_generator_seed_same_weights() -> None:
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_model_rejects_unknown_elements_itself() -> None:
+    from ase import Atoms
+
+    from ase_rm import UnknownElementError, build_graph
+    from ase_rm.graph import Frame
+
+    pot = Potential(tiny_model())
+    graph = build_graph([Frame.from_atoms(Atoms("CSi", positions=[[0, 0, 0], [0, 0, 1.8]]))], pot.cutoff,
+                        torch.float64)
+    with pytest.raises(UnknownElementError, match=r"\[14\]"):
+        pot(graph)

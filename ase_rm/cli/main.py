@@ -15,6 +15,24 @@ from . import demo, generate, info, noise, relax, train
 
 SUBCOMMANDS = [demo, train, noise, generate, relax, info]
 
+PLUGIN_GROUP = "ase_rm.commands"
+"""Entry-point group through which installed plugins add subcommands: each entry
+point names a module with ``add_parser(subparsers)`` and ``run(args)``. The core
+discovers them by entry point and never imports a plugin by name."""
+
+
+def plugin_commands() -> list[object]:
+    """Subcommand modules that installed plugins register."""
+    from importlib.metadata import entry_points
+
+    modules = []
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            modules.append(ep.load())
+        except ImportError as exc:  # a plugin whose optional dependencies are missing
+            logging.getLogger(__name__).debug("plugin command %s unavailable: %s", ep.name, exc)
+    return modules
+
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
@@ -25,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ase-rm {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 on a busy machine)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in SUBCOMMANDS:
-        module.add_parser(sub)
+    for module in [*SUBCOMMANDS, *plugin_commands()]:
+        module.add_parser(sub)  # type: ignore[attr-defined]
     return parser
 
 
@@ -39,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.threads:  # the CLI is the one place that may set process-wide torch state
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

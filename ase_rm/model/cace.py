@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..errors import UnknownElementError
 from .angular import AngularBasis, Invariants, monomials
 from .radial import BesselBasis, PolynomialCutoff
 
@@ -119,8 +120,19 @@ class Denoiser(nn.Module):
         return float(self.config.cutoff)
 
     def species_of(self, numbers: torch.Tensor) -> torch.Tensor:
-        """Row in the embedding table of each atomic number (-1 if unknown)."""
-        return self.species_index[numbers.clamp(max=self.species_index.shape[0] - 1)]
+        """Row in the embedding table of each atomic number.
+
+        Raises:
+            UnknownElementError: for an element the model was not built for.
+        """
+        table = self.species_index
+        rows = table.index_select(0, numbers.clamp(min=0, max=table.shape[0] - 1))
+        unknown = (rows < 0) | (numbers >= table.shape[0]) | (numbers < 0)
+        if bool(unknown.any()):
+            bad = sorted({int(z) for z in numbers[unknown].tolist()})
+            species = list(self.config.species)
+            raise UnknownElementError(f"atomic numbers {bad} are not among the model's species {species}")
+        return rows
 
     def forward(
         self, vectors: torch.Tensor, receivers: torch.Tensor, senders: torch.Tensor,

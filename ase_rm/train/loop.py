@@ -23,7 +23,7 @@ from typing import Any, cast
 import torch
 from ase import Atoms
 
-from ..checkpoint import atomic_save, make_checkpoint
+from ..checkpoint import NATIVE_ARCHITECTURE, architecture_of, atomic_save, build_model, make_checkpoint
 from ..config import ModelConfig, NoiseConfig, TrainConfig
 from ..data import NoisyDataset, fit_volumes, n_batches
 from ..model import Denoiser
@@ -59,7 +59,9 @@ class Trainer:
         train_structures: equilibrium structures to train on.
         valid_structures: held-out structures; if empty, fresh noise of the
             training structures (with another seed) is used for validation.
-        model, noise, train: the configs.
+        model, noise, train: the configs (``model`` may be a plugin's model
+            config, e.g. ``ase_rm_matgl.MatglConfig``: see
+            :func:`ase_rm.checkpoint.build_model`).
         device: torch device.
         name: stored in the checkpoint's training summary.
         progress: show a progress bar (None: only on a terminal).
@@ -92,7 +94,8 @@ class Trainer:
         self.n_train, self.n_valid = len(train_structures), len(valid_structures)
         self.volume_fit = fit_volumes(train_structures)
         gen = torch.Generator().manual_seed(train.seed)
-        self.model = Denoiser(model, gen).to(self.device, self.dtype)
+        # a plugin network is typed as the Denoiser whose calling convention it shares
+        self.model = cast(Denoiser, build_model(model, gen)).to(self.device, self.dtype)
         self.potential = Potential(self.model)
         self.trained = self.dist.wrap(self.potential)
         self.ema = EMA(self.model, train.ema_decay)
@@ -239,7 +242,11 @@ class Trainer:
 
     # --- state -------------------------------------------------------------
     def _configs(self) -> dict[str, Any]:
-        return {"model": self.model_cfg.to_dict(), "noise": self.noise_cfg.to_dict(), "train": self.cfg.to_dict()}
+        out: dict[str, Any] = {"model": self.model_cfg.to_dict(), "noise": self.noise_cfg.to_dict(),
+                               "train": self.cfg.to_dict()}
+        if architecture_of(self.model_cfg) != NATIVE_ARCHITECTURE:  # native runs keep their old layout
+            out["architecture"] = architecture_of(self.model_cfg)
+        return out
 
     def _summary(self) -> dict[str, Any]:
         best = next((r for r in self.history if r["epoch"] == self.best_epoch), {})

@@ -1,0 +1,1 @@
+"""ase-rm plugin: molecules integration (uses only ase_rm's public API)."""

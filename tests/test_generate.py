@@ -1,0 +1,171 @@
+"""Random structure search: CLI, protocols, determinism, the ASE path, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+from ase.neighborlist import neighbor_list
+
+from ase_rm import RMCalculator, keys
+from ase_rm.checkpoint import load_potential
+from ase_rm.cli.main import main
+from ase_rm.rss import PROTOCOLS, Stage, attempts_for, expand_compositions, search
+from ase_rm.rss.output import append_frames, read_done
+from ase_rm.rss.search import RM_ATTEMPT
+
+FAST_MOLECULE = replace(PROTOCOLS["molecule"], stages=(
+    Stage(fmax=1e-3, max_steps=30, name="relax"), Stage(fmax=1e-3, max_steps=20, kick=0.2, name="kick")))
+FAST_CRYSTAL = replace(PROTOCOLS["crystal"], start=replace(PROTOCOLS["crystal"].start, volume_per_atom=9.0),
+                       stages=(Stage(cell="constant_volume", fmax=0.1, max_steps=15),
+                               Stage(cell="full", fmax=0.05, max_steps=15)))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():  # type: ignore[no-untyped-def]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_molecule_search_outputs_documented_keys(tiny_checkpoint: Path) -> None:
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    comps = expand_compositions("CH4O")
+    out = search(potential, attempts_for(comps, FAST_MOLECULE, 3), FAST_MOLECULE, seed=1)
+    assert [a.info[RM_ATTEMPT] for a in out] == [0, 1, 2]
+    for atoms in out:
+        assert atoms.get_chemical_formula() == "CH4O" and not atoms.pbc.any()
+        assert isinstance(atoms.info[keys.RM_ENERGY], float) and isinstance(atoms.info[keys.RM_CONVERGED], bool)
+        assert 0 < atoms.info[keys.RM_STEPS] <= 50 and atoms.info["rm_stage_converged"].count(",") == 1
+
+
+def test_same_seed_same_structures_and_batch_independence(tiny_checkpoint: Path) -> None:
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    att = attempts_for(expand_compositions("C2H6"), FAST_MOLECULE, 4)
+    a = search(potential, att, FAST_MOLECULE, seed=3)
+    b = search(potential, att, FAST_MOLECULE, seed=3, max_atoms_per_batch=8)  # one structure at a time
+    c = search(potential, att, FAST_MOLECULE, seed=4)
+    for x, y in zip(a, b, strict=True):
+        assert np.allclose(x.positions, y.positions, atol=1e-10) and x.info[keys.RM_STEPS] == y.info[keys.RM_STEPS]
+    assert not np.allclose(a[0].positions, c[0].positions)
+
+
+def test_batched_engine_matches_the_ase_path(tiny_checkpoint: Path) -> None:
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    calc = RMCalculator.from_checkpoint(tiny_checkpoint, dtype=torch.float64)
+    att = attempts_for(expand_compositions("CH3NO"), FAST_MOLECULE, 2)
+    batched = search(potential, att, FAST_MOLECULE, seed=0)
+    serial = search(calc, att, FAST_MOLECULE, seed=0, engine="ase")
+    for x, y in zip(batched, serial, strict=True):
+        assert abs(x.info[keys.RM_ENERGY] - y.info[keys.RM_ENERGY]) < 1e-4
+        assert x.info[keys.RM_STEPS] == y.info[keys.RM_STEPS]
+
+
+def test_crystal_protocol_keeps_cell_and_respects_start_distances(tiny_checkpoint: Path) -> None:
+    potential, meta = load_potential(tiny_checkpoint, dtype=torch.float64)
+    att = attempts_for(expand_compositions("C2N2"), FAST_CRYSTAL, 2)
+    out = search(potential, att, FAST_CRYSTAL, seed=0, element_volumes=meta["volume_fit"])
+    for atoms in out:
+        assert atoms.pbc.all() and atoms.get_chemical_formula() == "C2N2"
+        assert atoms.info[keys.RM_STEPS] <= 30
+    from ase_rm.rss.search import make_start
+
+    start = make_start(att[0], 0, None)
+    assert start.get_volume() == pytest.approx(9.0 * 4)
+    assert neighbor_list("d", start, 1.0).size == 0  # min distance 1.0 Å, periodic images included
+
+
+def test_cli_generate_molecule_crystal_and_diamond(tiny_checkpoint: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    mol = tmp_path / "mol.extxyz"
+    assert main(["generate", str(tiny_checkpoint), "--composition", "C2O", "--enumerate-h", "--n", "1",
+                 "--protocol", "molecule", "--out", str(mol), "--no-progress"]) == 2  # n_max = 2C+N-Cl-2 < 6
+    assert "no hydrogen count >= 6" in capsys.readouterr().err
+    assert main(["generate", str(tiny_checkpoint), "--composition", "C4O", "--enumerate-h", "--n", "1",
+                 "--protocol", "molecule", "--out", str(mol), "--no-progress"]) == 0
+    assert [f.get_chemical_formula() for f in ase.io.read(mol, ":")] == ["C4H6O"]
+    assert "1 structures" in capsys.readouterr().out
+    dia = tmp_path / "dia.extxyz"
+    assert main(["generate", str(tiny_checkpoint), "--composition", "C4", "--n", "1", "--protocol", "diamond",
+                 "--volume-per-atom", "4.4:4.6", "--out", str(dia), "--no-progress"]) == 0
+    for f in ase.io.read(dia, ":"):
+        assert f.pbc.all() and 4.4 <= f.get_volume() / 4 <= 4.6 and keys.RM_ENERGY in f.info
+
+
+def test_cli_relax_user_structures(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from ase.build import bulk, molecule
+
+    ase.io.write(tmp_path / "in.extxyz", [molecule("CH4"), bulk("C", "diamond", a=3.6)])
+    assert main(["relax", str(tiny_checkpoint), str(tmp_path / "in.extxyz"), str(tmp_path / "out.extxyz"),
+                 "--cell", "--fmax", "0.05", "--steps", "50", "--no-progress"]) == 2  # cell mode needs 3-D pbc
+    ase.io.write(tmp_path / "in.extxyz", [bulk("C", "diamond", a=3.6)])
+    assert main(["relax", str(tiny_checkpoint), str(tmp_path / "in.extxyz"), str(tmp_path / "out.extxyz"),
+                 "--cell", "--fmax", "0.05", "--steps", "50", "--no-progress"]) == 0
+    out = ase.io.read(tmp_path / "out.extxyz")
+    assert keys.RM_CONVERGED in out.info and out.pbc.all()
+
+
+def test_torn_output_is_repaired_on_resume(tmp_path: Path) -> None:
+    from ase.build import molecule
+
+    path = tmp_path / "gen.extxyz"
+    frames = []
+    for k in range(3):
+        atoms = molecule("H2O")
+        atoms.info[RM_ATTEMPT] = k
+        frames.append(atoms)
+    append_frames(path, frames)
+    text = path.read_text()
+    path.write_text(text[: len(text) - 40])  # a kill in the middle of the last write
+    done = read_done(path, RM_ATTEMPT)
+    assert sorted(done) == [0, 1]
+    assert len(ase.io.read(path, ":")) == 2
+
+
+KILL = """
+import sys, torch
+torch.set_num_threads(1)
+from dataclasses import replace
+from ase_rm.checkpoint import load_potential
+from ase_rm.rss import attempts_for, expand_compositions, search
+from tests.test_generate import FAST_MOLECULE
+potential, _ = load_potential(sys.argv[1], dtype=torch.float64)
+att = attempts_for(expand_compositions("C2H6O"), FAST_MOLECULE, 24)
+search(potential, att, FAST_MOLECULE, seed=2, out=sys.argv[2], resume=True, max_atoms_per_batch=27)
+"""
+
+
+def test_killed_generation_resumes_without_loss_or_repeats(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gen.extxyz"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", KILL, str(tiny_checkpoint), str(out)], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists() and out.read_text().count("rm_attempt") >= 3:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "generation finished before it could be killed"
+    partial = read_done(out, RM_ATTEMPT)
+    assert 3 <= len(partial) < 24
+    subprocess.run([sys.executable, "-c", KILL, str(tiny_checkpoint), str(out)], cwd=root, check=True,
+                   env={**os.environ, "PYTHONPATH": str(root)})
+    frames = ase.io.read(out, ":")
+    assert sorted(f.info[RM_ATTEMPT] for f in frames) == list(range(24))
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    ref = search(potential, attempts_for(expand_compositions("C2H6O"), FAST_MOLECULE, 24), FAST_MOLECULE, seed=2)
+    by_attempt = {f.info[RM_ATTEMPT]: f for f in frames}
+    for r in ref:
+        assert np.allclose(by_attempt[r.info[RM_ATTEMPT]].positions, r.positions, atol=1e-6)
