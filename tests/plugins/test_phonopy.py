@@ -134,11 +134,14 @@ def test_accepts_pymatgen_and_rejects_molecules(calc: RMCalculator) -> None:
 
 
 def test_phonons_cli(diamond_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "two.extxyz"
-    ase.io.write(path, [training_cell(), sublattice_shift(0.5)], format="extxyz")
-    assert main(["phonons", str(diamond_model), str(path)]) == 0
+    rattled = training_cell()
+    rattled.positions[0] += [0.05, 0.0, 0.0]
+    path = tmp_path / "three.extxyz"
+    ase.io.write(path, [training_cell(), sublattice_shift(0.5), rattled], format="extxyz")
+    assert main(["phonons", str(diamond_model), str(path), "--supercell", "1", "1", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[-1] == "minimum" and "saddle" in lines[2]
+    assert lines[1].split()[-1] == "minimum" and "saddle" in lines[2] and "not stationary" in lines[3]
+    assert lines[1].split()[2] == "1x1x1"
     assert main(["phonons", str(diamond_model), str(tmp_path / "nope.cif")]) == 2
 
 
