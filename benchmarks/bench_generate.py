@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from ase_rm import MODEL_PRESETS, Denoiser, Potential, RMCalculator
+from ase_rm import MODEL_PRESETS, Denoiser, RMCalculator
 from ase_rm.checkpoint import atomic_save, load_potential, make_checkpoint
 from ase_rm.rss import PROTOCOLS, attempts_for, expand_compositions, search
 

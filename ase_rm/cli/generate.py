@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_volume(text: str | None) -> dict[str, object]:
+def parse_volume(text: str | None) -> dict[str, Any]:
     """'4.4' -> volume_per_atom; '3.8:5.6' -> volume_range."""
     if text is None:
         return {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def stage_options(stage: Stage) -> RelaxOptions:
     )
 
 
-def make_start(attempt: Attempt, seed: int, element_volumes: dict[int, float] | None) -> Atoms:
+def make_start(attempt: Attempt, seed: int, element_volumes: Mapping[int | str, float] | None) -> Atoms:
     rng = np.random.default_rng([seed, attempt.index])
     atoms = random_start(attempt.start, attempt.composition, rng, element_volumes)
     atoms.info[RM_ATTEMPT] = attempt.index
@@ -153,7 +153,7 @@ def search(
     attempts: Sequence[Attempt],
     protocol: Protocol,
     seed: int = 0,
-    element_volumes: dict[int, float] | None = None,
+    element_volumes: Mapping[int | str, float] | None = None,
     out: str | os.PathLike[str] | None = None,
     resume: bool = False,
     max_atoms_per_batch: int = 4096,

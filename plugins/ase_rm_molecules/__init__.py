@@ -1,1 +1,49 @@
-"""ase-rm plugin: molecules integration (uses only ase_rm's public API)."""
+"""ase_rm_molecules: RDKit bond perception and PoseBusters checks of generated molecules.
+
+Public API (needs the ``molecules`` extra: rdkit, posebusters, pandas, matplotlib)::
+
+    from ase_rm_molecules import evaluate_molecules, qm7b_reference, known_smiles
+
+The names are imported lazily, so that ``ase-rm`` can list the ``evaluate``
+subcommand (``ase_rm_molecules.cli``) without importing RDKit or PoseBusters.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "perceive": "perception",
+    "atoms_to_mol": "perception",
+    "canonical_smiles": "perception",
+    "is_neutral": "perception",
+    "PAPER_CHECKS": "checks",
+    "EXTRA_CHECKS": "checks",
+    "ALL_CHECKS": "checks",
+    "check_molecule": "checks",
+    "run_checks": "checks",
+    "MoleculeRecord": "evaluate",
+    "evaluate_frames": "evaluate",
+    "evaluate_molecules": "evaluate",
+    "summarise": "evaluate",
+    "records_table": "evaluate",
+    "group_of": "evaluate",
+    "qm7b_reference": "reference",
+    "known_smiles": "reference",
+    "format_markdown": "report",
+    "write_csv": "report",
+    "plot_heatmap": "heatmap",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,105 @@
+"""``ase-rm evaluate molecules``: PoseBusters pass rates of generated molecules.
+
+Registered through the ``ase_rm.commands`` entry point. This module imports
+nothing heavy at import time, so listing commands stays fast; RDKit and
+PoseBusters are imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+DEFAULT_REFERENCE_LIMIT = 200
+"""QM7b molecules in the reference row by default (about 0.4 s each)."""
+
+PRINTED_COLUMNS = [
+    "n_attempts", "converged_pct", "perceived_pct", "sanitization", "all_atoms_connected", "bond_lengths",
+    "bond_angles", "internal_steric_clash", "aromatic_ring_flatness", "double_bond_flatness", "internal_energy",
+    "all_pass", "all_pass_neutral", "n_unique", "n_novel",
+]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate`` (with the target ``molecules``) to the ``ase-rm`` subcommands."""
+    p = sub.add_parser("evaluate", help="evaluate generated structures (molecules: RDKit + PoseBusters checks)")
+    targets = p.add_subparsers(dest="target", required=True)
+    m = targets.add_parser(
+        "molecules",
+        help="bond perception + PoseBusters 'mol' checks, pass rates per composition, uniqueness, novelty",
+        description="Rates are over all attempts: unperceivable frames fail every check, and non-converged "
+        "frames (rm_converged False) count as failures unless --judge-unconverged is given.",
+    )
+    m.add_argument("inputs", nargs="+", help="generated molecules (extxyz from ase-rm generate, or any ASE file)")
+    m.add_argument("--qm7b", type=Path, help="QM7b file (qm7b.extxyz.gz): reference row and novelty")
+    m.add_argument("--reference-limit", type=int, default=DEFAULT_REFERENCE_LIMIT,
+                   help=f"QM7b molecules (evenly spaced) in the reference row; -1 for all 7,211, 0 for no row "
+                   f"(default {DEFAULT_REFERENCE_LIMIT})")
+    m.add_argument("--out", type=Path, default=Path("molecule_evaluation"),
+                   help="output folder for summary.csv, summary.md, molecules.csv and heatmap.png")
+    m.add_argument("--judge-unconverged", action="store_true",
+                   help="judge non-converged frames on their geometry instead of counting them as failures")
+    m.set_defaults(func=run)
+
+
+def _progress(total: int, desc: str):  # noqa: ANN202  (a tqdm bar)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="mol", disable=not sys.stderr.isatty(), leave=False)
+
+
+def _read_inputs(paths: list[str]) -> list:
+    from ase_rm import RMError, read_structures
+
+    frames = []
+    for path in paths:
+        frames.extend(read_structures(path))
+    periodic = [i for i, a in enumerate(frames) if any(a.pbc)]
+    if periodic:
+        raise RMError(f"frame {periodic[0]} is periodic; evaluate molecules only checks molecules (pbc False)")
+    return frames
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the tables and the heatmap, print the summary as markdown."""
+    from ase_rm import RMError
+
+    try:
+        from .evaluate import evaluate_frames, records_table, summarise
+        from .heatmap import plot_heatmap
+        from .reference import evenly_spaced, known_smiles, qm7b_reference
+        from .report import format_markdown, write_csv
+    except ImportError as exc:
+        raise RMError(f"needs the molecules extra ({exc.name} is missing): pip install 'ase-rm[molecules]'") from exc
+    if not getattr(args, "verbose", False):
+        logging.getLogger("posebusters").setLevel(logging.ERROR)  # per-molecule warnings of failed checks
+    if args.reference_limit < -1:
+        raise RMError(f"--reference-limit must be -1 (all), 0 (none) or positive, got {args.reference_limit}")
+
+    frames = _read_inputs(args.inputs)
+    with _progress(len(frames), "molecules") as bar:
+        records = evaluate_frames(frames, progress=bar.update)
+    known, ref_records, ref_label = None, None, "QM7b"
+    if args.qm7b is not None:
+        qm7b = qm7b_reference(args.qm7b)
+        known = known_smiles(qm7b)
+        sample = evenly_spaced(qm7b, None if args.reference_limit == -1 else args.reference_limit)
+        ref_label = f"QM7b ({len(sample)})"
+        if sample:
+            with _progress(len(sample), "QM7b") as bar:
+                ref_records = evaluate_frames(sample, group=ref_label, progress=bar.update)
+    table = summarise(records, known, not args.judge_unconverged, ref_records, reference_label=ref_label)
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(table, out / "summary.csv")
+    write_csv(records_table(records), out / "molecules.csv")
+    (out / "summary.md").write_text(format_markdown(table), encoding="utf-8")
+    plot_heatmap(table, out / "heatmap.png")
+    print(format_markdown(table, PRINTED_COLUMNS), end="")
+    print("rates in % of all attempts" + ("" if args.judge_unconverged else " (non-converged count as failures)")
+          + ("" if known is not None else "; no --qm7b given, so no reference row and no novelty"))
+    print(f"wrote {out / 'summary.csv'}, {out / 'summary.md'}, {out / 'molecules.csv'}, {out / 'heatmap.png'}")
+    return 0
