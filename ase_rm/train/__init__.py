@@ -1,5 +1,6 @@
 """Training: the published RM recipe with fresh noise every epoch."""
 
 from .loop import Trainer, TrainResult
+from .run import load_run_config, split_by_structure, train, train_from_config
 
-__all__ = ["TrainResult", "Trainer"]
+__all__ = ["TrainResult", "Trainer", "load_run_config", "split_by_structure", "train", "train_from_config"]

@@ -23,7 +23,7 @@ from ase_rm.data import noise_structures as _core_noise
 from ase_rm.relax import relax
 from ase_rm.rss import Protocol, attempts_for, expand_compositions, get_protocol, search
 
-from .analysis import RM_DUPLICATE_OF, RM_ENERGY_PER_ATOM, SYMPREC, annotate, find_duplicates
+from .analysis import RM_ENERGY_PER_ATOM, SYMPREC, annotate, find_duplicates
 from .convert import ModelLike, PymatgenObject, calculator_for, load_model, to_atoms, to_atoms_list, to_pymatgen
 
 log = logging.getLogger(__name__)
@@ -160,15 +160,19 @@ def generate_structures(
     atoms = search(potential, attempts_for(comps, proto, n), proto, seed=seed,
                    element_volumes=meta.get("volume_fit") or None, progress=progress)
     found = sorted((_annotated(a, symprec) for a in atoms), key=lambda s: s.properties[RM_ENERGY_PER_ATOM])
-    crystals = [s for s in found if isinstance(s, Structure)]
-    if not dedupe or len(crystals) != len(found):
+    if not dedupe or not all(isinstance(s, Structure) for s in found):
         return found
+    unique = _unique(found, matcher)  # type: ignore[arg-type]
+    log.info("%d structures generated, %d unique", len(found), len(unique))
+    return unique
+
+
+def _unique(crystals: list[Structure], matcher: StructureMatcher | None) -> list[PymatgenObject]:
+    """The lowest-E~ member of each StructureMatcher group (input order kept), with ``rm_times_found``."""
     duplicate_of = find_duplicates(crystals, matcher)
-    unique = []
+    unique: list[PymatgenObject] = []
     for k, crystal in enumerate(crystals):
         if duplicate_of[k] < 0:
             crystal.properties[RM_TIMES_FOUND] = 1 + duplicate_of.count(k)
-            crystal.properties.pop(RM_DUPLICATE_OF, None)
             unique.append(crystal)
-    log.info("%d structures generated, %d unique", len(found), len(unique))
-    return list(unique)
+    return unique
