@@ -62,7 +62,10 @@ def _fake(volume: float, energy: float, cls: str) -> Atoms:
 def test_checks_find_the_minimum_and_the_exceptions() -> None:
     data = [_fake(v, (v - 4.4) ** 2 - 1.0, "cubic diamond") for v in (4.0, 4.2, 4.4, 4.6, 4.8)]
     data += [_fake(4.4, -0.5, "hexagonal diamond"), _fake(4.8, -0.9, "graphite")]
-    out = checks(data)
+    unconverged = _fake(4.4, -5.0, "other")
+    unconverged.info[keys.RM_CONVERGED] = False
+    out = checks([*data, unconverged])
+    assert out["unconverged"] == 1
     assert out["cubic_minimum_volume"] == 4.4 and out["cubic_minimum_fit"] == pytest.approx(4.4)
     assert out["volumes_where_cubic_is_not_lowest"] == [4.8] and not out["passed"]
     assert out["found_hexagonal"] and out["found_graphite"]
@@ -74,7 +77,8 @@ def test_attempts_cover_sizes_and_volumes() -> None:
     assert len(att) == 12 and len({a.index for a in att}) == 12
     assert {a.start.volume_per_atom for a in att} == {4.0, 5.0}
     cell = training_cell(DemoConfig())
-    assert len(cell) == 72 and cell.get_volume() / 72 == pytest.approx(4.41, abs=1e-3)
+    assert len(cell) == 8 and cell.get_volume() / 8 == pytest.approx(4.41, abs=1e-3)
+    assert len(training_cell(DemoConfig(repeat=(3, 3, 1)))) == 72  # the published cell
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--volumes", help="searched volume range per atom LOW:HIGH[:N], Å^3 (default 3.8:5.6:10)")
     p.add_argument("--epochs", type=int, help="training epochs")
     p.add_argument("--attempts", type=int, help="random starts per (size, volume)")
+    p.add_argument("--max-steps", type=int, help="FIRE steps per relaxation (default 2000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="skip training: use this model (path or shipped name)")
     p.add_argument("--no-progress", action="store_true")
@@ -29,7 +30,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     cfg = QUICK if args.quick else DemoConfig()
     changes: dict[str, object] = {"seed": args.seed}
-    for name in ("volume_per_atom", "lattice", "epochs", "attempts"):
+    for name in ("volume_per_atom", "lattice", "epochs", "attempts", "max_steps"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.volumes:
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"ase-rm demo: {len(result.structures)} structures, {c['converged']} converged "
           f"(train {result.seconds['train']:.0f} s, search {result.seconds['search']:.0f} s, "
           f"total {result.seconds['total']:.0f} s)")
-    print("classes: " + ", ".join(f"{k} {v}" for k, v in c["counts"].items()))
+    print("classes (converged): " + ", ".join(f"{k} {v}" for k, v in c["counts"].items())
+          + f"; unconverged {c['unconverged']}")
     where = c["volumes_where_cubic_is_not_lowest"]
     print(f"cubic diamond lowest E~/atom at every sampled volume: {'yes' if not where else 'no, not at ' + str(where)}")
     fit = c["cubic_minimum_fit"]

@@ -36,7 +36,7 @@ RM_ATTEMPT = "rm_attempt"
 RM_FORMULA = "rm_formula"
 """info key: the requested composition (str)."""
 RM_STAGE_CONVERGED = "rm_stage_converged"
-"""info key: per-stage convergence, e.g. "T,F" (str)."""
+"""info key: per-stage convergence, one letter per stage, C (converged) or N, e.g. "NC" (str)."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ def kick(atoms: Atoms, stage: Stage, stage_index: int, seed: int) -> Atoms:
 
 def _record(result: Atoms, previous: Atoms, first: bool) -> Atoms:
     """Accumulate steps and per-stage convergence over stages."""
-    flag = "T" if result.info[keys.RM_CONVERGED] else "F"
+    flag = "C" if result.info[keys.RM_CONVERGED] else "N"
     if not first:
         result.info[keys.RM_STEPS] += int(previous.info[keys.RM_STEPS])
-        flag = f"{previous.info[RM_STAGE_CONVERGED]},{flag}"
+        flag = f"{previous.info[RM_STAGE_CONVERGED]}{flag}"
     result.info[RM_STAGE_CONVERGED] = flag
     return result
 
