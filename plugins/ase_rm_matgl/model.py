@@ -33,6 +33,10 @@ ARCHITECTURE = "matgl"
 NETS = ("tensornet", "m3gnet")
 
 
+ACTIVATIONS = ("swish", "tanh", "sigmoid", "softplus2", "softexp")
+"""Activations matgl's TensorNet and M3GNet accept."""
+
+
 @dataclass(frozen=True)
 class MatglConfig(Config):
     """A matgl network used as the RM denoiser.
@@ -72,6 +76,8 @@ class MatglConfig(Config):
             raise ConfigError(f"MatglConfig.net must be one of {NETS}, not {self.net!r}")
         if self.cutoff <= 0:
             raise ConfigError("MatglConfig.cutoff must be positive")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"MatglConfig.activation must be one of {ACTIVATIONS}, not {self.activation!r}")
         if self.threebody_cutoff is not None and not 0 < self.threebody_cutoff <= self.cutoff:
             raise ConfigError("MatglConfig.threebody_cutoff must be in (0, cutoff]")
 
@@ -92,7 +98,8 @@ def _matgl_net(cfg: MatglConfig) -> nn.Module:
 
         return TensorNet(
             element_types=elements, units=cfg.units, nblocks=cfg.nblocks, num_rbf=cfg.num_rbf,
-            cutoff=cfg.cutoff, activation_type=cfg.activation, equivariance_invariance_group=cfg.equivariance,
+            cutoff=cfg.cutoff, activation_type=cfg.activation,  # type: ignore[arg-type]  # validated in MatglConfig
+            equivariance_invariance_group=cfg.equivariance,
             is_intensive=False, use_warp=False, dtype=torch.float32,
         )
     from matgl.models import M3GNet
@@ -101,7 +108,7 @@ def _matgl_net(cfg: MatglConfig) -> nn.Module:
         element_types=elements, dim_node_embedding=cfg.units, dim_edge_embedding=cfg.units, units=cfg.units,
         nblocks=cfg.nblocks, max_n=cfg.max_n, max_l=cfg.max_l, cutoff=cfg.cutoff,
         threebody_cutoff=cfg.threebody_cutoff or cfg.cutoff, use_smooth=True, is_intensive=False,
-        activation_type=cfg.activation,
+        activation_type=cfg.activation,  # type: ignore[arg-type]  # validated in MatglConfig
     )
 
 
