@@ -39,6 +39,15 @@ RM_CONVERGED = "rm_converged"
 RM_STEPS = "rm_steps"
 """int: optimiser steps taken by a relaxation."""
 
+RM_ATTEMPT = "rm_attempt"
+"""int: the attempt number of a generated structure (its random start is seeded by it)."""
+
+RM_FORMULA = "rm_formula"
+"""str: the composition a generated structure was asked for."""
+
+RM_STAGE_CONVERGED = "rm_stage_converged"
+"""str: per-stage convergence of a generated structure, one letter per stage, C or N (e.g. "NC")."""
+
 # --- results of Potential.forward --------------------------------------------
 ENERGY = "energy"
 """(n_structures,) tensor, eV: total energy per structure."""

@@ -118,12 +118,13 @@ def _read_ase(p: Path, index: str) -> list[Atoms]:
     if p.suffix == ".gz":
         inner = p.name[:-3]
         fmt = "extxyz" if inner.endswith((".xyz", ".extxyz")) else None
-        with gzip.open(p, "rt") as fh:
-            if fmt is None:
-                from ase.io.formats import filetype
+        if fmt is None:
+            from ase.io.formats import filetype
 
-                fmt = filetype(inner, read=False)
-            out = ase.io.read(fh, index=index, format=fmt)
+            fmt = filetype(inner, read=False)
+        with gzip.open(p, "rt") as fh:  # decompress once: ase.io seeks, and seeking gzip re-reads it
+            text = io.StringIO(fh.read())
+        out = ase.io.read(text, index=index, format=fmt)
     else:
         out = ase.io.read(str(p), index=index)
     frames = out if isinstance(out, list) else [out]

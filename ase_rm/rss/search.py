@@ -31,12 +31,7 @@ from .protocols import Protocol, Stage, StartSpec, random_start
 
 log = logging.getLogger(__name__)
 
-RM_ATTEMPT = "rm_attempt"
-"""info key: the attempt number of a generated structure (int)."""
-RM_FORMULA = "rm_formula"
-"""info key: the requested composition (str)."""
-RM_STAGE_CONVERGED = "rm_stage_converged"
-"""info key: per-stage convergence, one letter per stage, C (converged) or N, e.g. "NC" (str)."""
+RM_ATTEMPT, RM_FORMULA, RM_STAGE_CONVERGED = keys.RM_ATTEMPT, keys.RM_FORMULA, keys.RM_STAGE_CONVERGED
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ not be perceived (``None``) fails every check.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -86,6 +87,22 @@ def make_buster() -> Any:
     return PoseBusters(config=POSEBUSTERS_CONFIG, max_workers=0)
 
 
+def _reopen_rdkit_log_stream() -> None:
+    """Point RDKit's Python log handler at ``sys.stderr`` if its stream was closed.
+
+    PoseBusters' ``CaptureLogger`` resets that handler to the ``sys.stderr`` of
+    the moment. If that stream is closed later (a redirected or captured
+    stderr, e.g. pytest's ``capsys``), every later ``CaptureLogger`` raises
+    inside PoseBusters, which turns the internal-energy check into NaN, i.e.
+    a silent failure of every molecule.
+    """
+    import rdkit
+
+    handler = getattr(rdkit, "log_handler", None)
+    if handler is not None and getattr(getattr(handler, "stream", None), "closed", False):
+        handler.stream = sys.stderr
+
+
 def check_molecule(mol: Chem.Mol | None, buster: Any | None = None) -> dict[str, bool]:
     """PoseBusters checks of one perceived molecule.
 
@@ -101,6 +118,7 @@ def check_molecule(mol: Chem.Mol | None, buster: Any | None = None) -> dict[str,
     if mol is None:
         return failed_checks()
     buster = make_buster() if buster is None else buster
+    _reopen_rdkit_log_stream()
     try:
         frame = buster.bust([Chem.Mol(mol)], None, None)  # a copy: some checks sanitise in place
     except Exception as exc:  # noqa: BLE001  (a crash on one molecule must not stop an evaluation)

@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_REFERENCE_LIMIT = 200
 """QM7b molecules in the reference row by default (about 0.4 s each)."""
@@ -44,18 +45,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=run)
 
 
-def _progress(total: int, desc: str):  # noqa: ANN202  (a tqdm bar)
+def _progress(total: int, desc: str) -> Any:
+    """A tqdm bar on a terminal, silent otherwise."""
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="mol", disable=not sys.stderr.isatty(), leave=False)
 
 
-def _read_inputs(paths: list[str]) -> list:
-    from ase_rm import RMError, read_structures
+def _read_inputs(paths: list[str]) -> list[Any]:
+    """Frames of every input file; molecules only."""
+    from ase_rm import RMError
+
+    from .reading import read_frames
 
     frames = []
     for path in paths:
-        frames.extend(read_structures(path))
+        frames.extend(read_frames(path))
     periodic = [i for i, a in enumerate(frames) if any(a.pbc)]
     if periodic:
         raise RMError(f"frame {periodic[0]} is periodic; evaluate molecules only checks molecules (pbc False)")

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from ase import Atoms
 
-from ase_rm import RMError, read_structures
+from ase_rm import RMError
 
 from .perception import canonical_smiles, perceive
+from .reading import read_frames
 
 QM7B_SIZE = 7211
 """Number of molecules in QM7b."""
@@ -57,7 +58,7 @@ def qm7b_reference(path: str | os.PathLike[str], limit: int | None = None) -> li
     Raises:
         RMError: the file cannot be read or holds a periodic structure.
     """
-    frames = read_structures(path)
+    frames = read_frames(path)
     if any(np.any(a.pbc) for a in frames):
         raise RMError(f"{path} holds periodic structures; expected molecules (QM7b)")
     return evenly_spaced(frames, limit)

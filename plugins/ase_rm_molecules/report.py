@@ -50,8 +50,9 @@ def format_markdown(table: pd.DataFrame, columns: list[str] | None = None) -> st
         raise KeyError(f"no such summary column(s): {', '.join(missing)}")
     header = [table.index.name or ""] + [COLUMN_LABELS.get(c, c) for c in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, row in table.iterrows():
-        lines.append("| " + " | ".join([str(label), *(_cell(row[c]) for c in columns)]) + " |")
+    for label in table.index:
+        cells = [_cell(table.at[label, c]) for c in columns]
+        lines.append("| " + " | ".join([str(label), *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
