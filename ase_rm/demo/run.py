@@ -64,7 +64,9 @@ class DemoConfig(Config):
         return self.lattice if self.lattice is not None else (8 * self.volume_per_atom) ** (1 / 3)
 
 
-QUICK = DemoConfig(repeat=(1, 1, 1), epochs=30, sizes=(2, 4, 8), volumes=(4.0, 4.4, 4.8, 5.2), attempts=2, max_steps=1000)
+QUICK = DemoConfig(
+    repeat=(1, 1, 1), epochs=30, sizes=(2, 4, 8), volumes=(4.0, 4.4, 4.8, 5.2), attempts=2, max_steps=1000
+)
 """A small version for CI: minutes, not a result."""
 
 
