@@ -1,12 +1,13 @@
 """Generation throughput: the batched engine against the serial ASE path, in one run.
 
-    python benchmarks/bench_generate.py [--model qm7b.pt] [--crystal-model mp20.pt]
+    python benchmarks/bench_generate.py --data ../shared/data [--model qm7b.pt] [--crystal-model mp20.pt]
 
 (a) QM7b-size molecules (C5H9NO, 15 atoms, qm7b preset, the molecule protocol),
 (b) MP-20-size crystals (KZnF3 x2 = 10 atoms, mp20 preset, the two-stage crystal
 protocol). Both engines relax the same starts with the same protocol; the ASE
 path is RMCalculator + ase.optimize.FIRE (+ FrechetCellFilter). Without a
-checkpoint a randomly initialised preset model is used (same cost per step).
+checkpoint, --data trains quick models (a few epochs); otherwise random weights
+are used (same cost per step, but random starts may collapse).
 Prints structures/s, FIRE steps/s, the ratio, and batched scaling with batch size.
 """
 
@@ -26,9 +27,29 @@ PUBLISHED_SECONDS = {"molecule": 6.5, "crystal": 3.5}
 """Published implementation on this kind of machine: s per structure (crystal: 2-5 s)."""
 
 
-def model_files(name: str, path: str | None, tmp: str) -> str:
+QUICK_TRAINING = {"qm7b": ("qm7b.extxyz.gz", 500, 3), "mp20": ("mp20_train_partial.csv.gz", 300, 2)}
+"""Quick models (file, structures, epochs): random weights have no repulsive core, so
+random starts collapse; a few epochs of RM training give realistic surfaces."""
+
+
+def model_files(name: str, path: str | None, tmp: str, data: str | None) -> str:
+    """A checkpoint: the given one, a quickly trained one, or random weights."""
     if path:
         return path
+    if data:
+        from ase_rm import NOISE_PRESETS, TRAIN_PRESETS, read_structures
+        from ase_rm.config import PRESET_NOISE
+        from ase_rm.train import train
+
+        file, n, epochs = QUICK_TRAINING[name]
+        structures = read_structures(f"{data}/{file}", index=f":{n}") if name == "qm7b" else \
+            read_structures(f"{data}/{file}")[:n]
+        cfg = TRAIN_PRESETS[name].replace(epochs=epochs, restarts=1, warmup_epochs=1)
+        t0 = time.perf_counter()
+        result = train(structures, f"{tmp}/{name}", MODEL_PRESETS[name], NOISE_PRESETS[PRESET_NOISE[name]], cfg,
+                       progress=False)
+        print(f"quick {name} model: {n} structures, {epochs} epochs, {time.perf_counter() - t0:.0f} s")
+        return str(result.best_checkpoint)
     model = Denoiser(MODEL_PRESETS[name], torch.Generator().manual_seed(0))
     out = f"{tmp}/{name}.pt"
     atomic_save(make_checkpoint(model, volume_fit={9: 12.0, 19: 35.0, 30: 14.0}), out)
@@ -63,22 +84,45 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
     print(f"same starts, max |E_batched - E_ase| over the first {n_ase}: {max(same):.2e} eV")
 
 
+def peak_memory(ckpt: str, n: int, steps: int, max_atoms: int) -> None:
+    """Peak resident memory of generating ``n`` molecules (a shortened protocol: the
+    pool, not the step count, bounds memory)."""
+    import resource
+
+    protocol = replace(PROTOCOLS["molecule"], stages=tuple(
+        replace(s, max_steps=steps) for s in PROTOCOLS["molecule"].stages))
+    potential, _ = load_potential(ckpt)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    res = search(potential, attempts_for(expand_compositions("C5H9NO"), protocol, n), protocol, seed=0,
+                 max_atoms_per_batch=max_atoms)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n{len(res)} molecules ({steps} steps per stage, pool of {max_atoms} atoms) in "
+          f"{time.perf_counter() - t0:.0f} s: peak RSS {peak:.0f} MiB (before {before:.0f} MiB)")
+
+
 def main() -> None:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="qm7b checkpoint (default: random qm7b preset)")
     parser.add_argument("--crystal-model", help="mp20 checkpoint (default: random mp20 preset)")
+    parser.add_argument("--data", help="../shared/data: train quick models there (default: random weights)")
     parser.add_argument("--n", type=int, default=256, help="structures for the batched engine")
     parser.add_argument("--n-ase", type=int, default=4, help="structures for the ASE path")
     parser.add_argument("--batch-atoms", default="240,960,3840")
+    parser.add_argument("--memory", type=int, default=0,
+                        help="instead: peak memory of generating this many molecules (own process)")
     args = parser.parse_args()
     caps = [int(x) for x in args.batch_atoms.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-        run_case("(a) molecules C5H9NO", model_files("qm7b", args.model, tmp), "C5H9NO", "molecule",
+        if args.memory:
+            peak_memory(model_files("qm7b", args.model, tmp, args.data), args.memory, 3, 4096)
+            return
+        run_case("(a) molecules C5H9NO", model_files("qm7b", args.model, tmp, args.data), "C5H9NO", "molecule",
                  args.n, args.n_ase, caps)
-        run_case("(b) crystals K2Zn2F6", model_files("mp20", args.crystal_model, tmp), "K2Zn2F6", "crystal",
+        run_case("(b) crystals K2Zn2F6", model_files("mp20", args.crystal_model, tmp, args.data), "K2Zn2F6", "crystal",
                  args.n, args.n_ase, caps)
 
 
