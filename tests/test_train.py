@@ -45,6 +45,7 @@ def test_training_writes_metrics_and_a_loadable_checkpoint(tmp_path: Path) -> No
     data = torch.load(result.best_checkpoint, weights_only=True)
     summary = data["training_summary"]
     assert summary["best_epoch"] == int(np.argmin([r["val_loss"] for r in rows]))
+    assert summary["epochs_done"] == summary["best_epoch"] + 1 and summary["epochs_planned"] == 4
     assert summary["validation"] == "fresh noise of the training structures"
     assert data["noise_config"]["kind"] == "crystal" and data["volume_fit"] == {6: pytest.approx(5.6874, 1e-3)}
     atoms = cell()

@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..errors import UnknownElementError
 from .angular import AngularBasis, Invariants, monomials
 from .radial import BesselBasis, PolynomialCutoff
+from .species import SpeciesIndex
 
 
 def _linear(n_in: int, n_out: int) -> nn.Linear:
@@ -61,7 +61,6 @@ class Denoiser(nn.Module):
         dtype: float dtype of the weights.
     """
 
-    species_index: torch.Tensor
     orders: torch.Tensor
     body_index: torch.Tensor
 
@@ -74,9 +73,7 @@ class Denoiser(nn.Module):
         super().__init__()
         self.config = config
         n_species, n_emb = len(config.species), config.n_embedding
-        index = torch.full((max(config.species) + 1,), -1, dtype=torch.long)
-        index[list(config.species)] = torch.arange(n_species)
-        self.register_buffer("species_index", index, persistent=False)
+        self.species_index = SpeciesIndex(config.species)
         self.sender_embedding = nn.Parameter(torch.empty(n_species, n_emb))
         if config.separate_receiver:
             self.receiver_embedding = nn.Parameter(torch.empty(n_species, n_emb))
@@ -120,19 +117,8 @@ class Denoiser(nn.Module):
         return float(self.config.cutoff)
 
     def species_of(self, numbers: torch.Tensor) -> torch.Tensor:
-        """Row in the embedding table of each atomic number.
-
-        Raises:
-            UnknownElementError: for an element the model was not built for.
-        """
-        table = self.species_index
-        rows = table.index_select(0, numbers.clamp(min=0, max=table.shape[0] - 1))
-        unknown = (rows < 0) | (numbers >= table.shape[0]) | (numbers < 0)
-        if bool(unknown.any()):
-            bad = sorted({int(z) for z in numbers[unknown].tolist()})
-            species = list(self.config.species)
-            raise UnknownElementError(f"atomic numbers {bad} are not among the model's species {species}")
-        return rows
+        """Row in the embedding table of each atomic number (UnknownElementError if unknown)."""
+        return self.species_index(numbers)
 
     def forward(
         self, vectors: torch.Tensor, receivers: torch.Tensor, senders: torch.Tensor,

@@ -252,7 +252,8 @@ class Trainer:
         best = next((r for r in self.history if r["epoch"] == self.best_epoch), {})
         return {
             "name": self.name,
-            "epochs_done": self.epoch + (1 if self.step == 0 and self.history else 0),
+            "epochs_done": len(self.history),
+            "epochs_planned": self.total_epochs,
             "best_epoch": self.best_epoch,
             **{k: v for k, v in best.items() if k.startswith("val_")},
             "n_train_structures": self.n_train,

@@ -26,6 +26,7 @@ from torch import nn
 
 from ase_rm.config import Config
 from ase_rm.errors import ConfigError
+from ase_rm.model import SpeciesIndex
 
 ARCHITECTURE = "matgl"
 """The checkpoint's ``architecture`` key, and the name of the ``ase_rm.models`` entry point."""
@@ -123,8 +124,6 @@ class MatglDenoiser(nn.Module):
         dtype: float dtype of the weights.
     """
 
-    species_index: torch.Tensor
-
     def __init__(
         self,
         config: MatglConfig,
@@ -133,9 +132,7 @@ class MatglDenoiser(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
-        index = torch.full((max(config.species) + 1,), -1, dtype=torch.long)
-        index[list(config.species)] = torch.arange(len(config.species))
-        self.register_buffer("species_index", index, persistent=False)
+        self.species_index = SpeciesIndex(config.species)
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -162,7 +159,7 @@ class MatglDenoiser(nn.Module):
             senders: (n_edges,) atom j of each edge.
             numbers: (n_atoms,) atomic numbers.
         """
-        types = self.species_index[numbers.clamp(max=self.species_index.shape[0] - 1)]
+        types = self.species_index(numbers)
         if self.config.net == "tensornet":
             return _tensornet(self.net, vectors, torch.stack([receivers, senders]), types)
         return _m3gnet(self.net, vectors, receivers, senders, types)
