@@ -21,7 +21,6 @@ from ase_rm.checkpoint import load_potential
 from ase_rm.cli.main import main
 from ase_rm.rss import PROTOCOLS, Stage, attempts_for, expand_compositions, search
 from ase_rm.rss.output import append_frames, read_done
-from ase_rm.rss.search import RM_ATTEMPT
 
 FAST_MOLECULE = replace(PROTOCOLS["molecule"], stages=(
     Stage(fmax=1e-3, max_steps=30, name="relax"), Stage(fmax=1e-3, max_steps=20, kick=0.2, name="kick")))
@@ -42,7 +41,7 @@ def test_molecule_search_outputs_documented_keys(tiny_checkpoint: Path) -> None:
     potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
     comps = expand_compositions("CH4O")
     out = search(potential, attempts_for(comps, FAST_MOLECULE, 3), FAST_MOLECULE, seed=1)
-    assert [a.info[RM_ATTEMPT] for a in out] == [0, 1, 2]
+    assert [a.info[keys.RM_ATTEMPT] for a in out] == [0, 1, 2]
     for atoms in out:
         assert atoms.get_chemical_formula() == "CH4O" and not atoms.pbc.any()
         assert isinstance(atoms.info[keys.RM_ENERGY], float) and isinstance(atoms.info[keys.RM_CONVERGED], bool)
@@ -122,12 +121,12 @@ def test_torn_output_is_repaired_on_resume(tmp_path: Path) -> None:
     frames = []
     for k in range(3):
         atoms = molecule("H2O")
-        atoms.info[RM_ATTEMPT] = k
+        atoms.info[keys.RM_ATTEMPT] = k
         frames.append(atoms)
     append_frames(path, frames)
     text = path.read_text()
     path.write_text(text[: len(text) - 40])  # a kill in the middle of the last write
-    done = read_done(path, RM_ATTEMPT)
+    done = read_done(path, keys.RM_ATTEMPT)
     assert sorted(done) == [0, 1]
     assert len(ase.io.read(path, ":")) == 2
 
@@ -158,14 +157,14 @@ def test_killed_generation_resumes_without_loss_or_repeats(tiny_checkpoint: Path
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "generation finished before it could be killed"
-    partial = read_done(out, RM_ATTEMPT)
+    partial = read_done(out, keys.RM_ATTEMPT)
     assert 3 <= len(partial) < 24
     subprocess.run([sys.executable, "-c", KILL, str(tiny_checkpoint), str(out)], cwd=root, check=True,
                    env={**os.environ, "PYTHONPATH": str(root)})
     frames = ase.io.read(out, ":")
-    assert sorted(f.info[RM_ATTEMPT] for f in frames) == list(range(24))
+    assert sorted(f.info[keys.RM_ATTEMPT] for f in frames) == list(range(24))
     potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
     ref = search(potential, attempts_for(expand_compositions("C2H6O"), FAST_MOLECULE, 24), FAST_MOLECULE, seed=2)
-    by_attempt = {f.info[RM_ATTEMPT]: f for f in frames}
+    by_attempt = {f.info[keys.RM_ATTEMPT]: f for f in frames}
     for r in ref:
-        assert np.allclose(by_attempt[r.info[RM_ATTEMPT]].positions, r.positions, atol=1e-6)
+        assert np.allclose(by_attempt[r.info[keys.RM_ATTEMPT]].positions, r.positions, atol=1e-6)

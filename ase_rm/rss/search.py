@@ -31,7 +31,6 @@ from .protocols import Protocol, Stage, StartSpec, random_start
 
 log = logging.getLogger(__name__)
 
-RM_ATTEMPT, RM_FORMULA, RM_STAGE_CONVERGED = keys.RM_ATTEMPT, keys.RM_FORMULA, keys.RM_STAGE_CONVERGED
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,8 @@ def stage_options(stage: Stage) -> RelaxOptions:
 def make_start(attempt: Attempt, seed: int, element_volumes: Mapping[int | str, float] | None) -> Atoms:
     rng = np.random.default_rng([seed, attempt.index])
     atoms = random_start(attempt.start, attempt.composition, rng, element_volumes)
-    atoms.info[RM_ATTEMPT] = attempt.index
-    atoms.info[RM_FORMULA] = format_formula(attempt.composition)
+    atoms.info[keys.RM_ATTEMPT] = attempt.index
+    atoms.info[keys.RM_FORMULA] = format_formula(attempt.composition)
     return atoms
 
 
@@ -72,7 +71,7 @@ def kick(atoms: Atoms, stage: Stage, stage_index: int, seed: int) -> Atoms:
     """Before a stage with a kick: every position component moves by U(-kick, kick)."""
     out = atoms.copy()
     if stage.kick:
-        rng = np.random.default_rng([seed, int(atoms.info[RM_ATTEMPT]), stage_index])
+        rng = np.random.default_rng([seed, int(atoms.info[keys.RM_ATTEMPT]), stage_index])
         out.positions = out.positions + rng.uniform(-stage.kick, stage.kick, size=out.positions.shape)
     return out
 
@@ -82,8 +81,8 @@ def _record(result: Atoms, previous: Atoms, first: bool) -> Atoms:
     flag = "C" if result.info[keys.RM_CONVERGED] else "N"
     if not first:
         result.info[keys.RM_STEPS] += int(previous.info[keys.RM_STEPS])
-        flag = f"{previous.info[RM_STAGE_CONVERGED]}{flag}"
-    result.info[RM_STAGE_CONVERGED] = flag
+        flag = f"{previous.info[keys.RM_STAGE_CONVERGED]}{flag}"
+    result.info[keys.RM_STAGE_CONVERGED] = flag
     return result
 
 
@@ -172,7 +171,7 @@ def search(
         optimizer: ASE optimizer name for the "ase" engine (FIRE, BFGS, LBFGS).
     """
     path = Path(out) if out is not None else None
-    done = read_done(path, RM_ATTEMPT) if path is not None and resume else {}
+    done = read_done(path, keys.RM_ATTEMPT) if path is not None and resume else {}
     if path is not None and not resume:
         path.unlink(missing_ok=True)
     todo = [a for a in attempts if a.index not in done]
@@ -189,7 +188,7 @@ def search(
     for atoms in stream:
         if path is not None:
             append_frames(path, [atoms])
-        results[int(atoms.info[RM_ATTEMPT])] = atoms
+        results[int(atoms.info[keys.RM_ATTEMPT])] = atoms
         if bar is not None:
             bar.update(1)
     if bar is not None:

@@ -33,7 +33,7 @@ import pandas as pd
 from ase import Atoms
 
 from ase_rm import keys
-from ase_rm.rss.search import RM_FORMULA
+from ase_rm.keys import RM_FORMULA
 
 from .checks import ALL_CHECKS, PAPER_CHECKS, check_molecule, make_buster
 from .perception import canonical_smiles, is_neutral, perceive
