@@ -186,6 +186,10 @@ class TrainConfig(Config):
         dtype: "float32" or "float64".
         checkpoint_every: also save a resumable state every this many steps.
         restarts: warm restarts (fresh optimiser/scheduler, weights kept).
+        epoch_fraction: each epoch trains on this seeded random fraction of
+            the noisy frames (a different subset every epoch); shorter epochs
+            give finer-grained validation, scheduling and checkpoints on big
+            sets.
     """
 
     epochs: int = 100
@@ -204,10 +208,13 @@ class TrainConfig(Config):
     dtype: str = "float32"
     checkpoint_every: int = 200
     restarts: int = 1
+    epoch_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("TrainConfig.epochs and batch_size must be >= 1")
+        if not 0 < self.epoch_fraction <= 1:
+            raise ConfigError("TrainConfig.epoch_fraction must be in (0, 1]")
         if not 0 <= self.valid_fraction < 1:
             raise ConfigError("TrainConfig.valid_fraction must be in [0, 1)")
         if self.dtype not in ("float32", "float64"):
@@ -266,6 +273,8 @@ class RunConfig(Config):
         species: element symbols to train on (default: the preset's species).
         device: torch device string.
         name: checkpoint name stored in the training summary.
+        valid_limit: validate on a seeded subset of this many validation
+            structures (validation every epoch stays cheap on big sets).
     """
 
     data: str
@@ -278,8 +287,11 @@ class RunConfig(Config):
     species: tuple[str, ...] | None = None
     device: str = "cpu"
     name: str = "rm"
+    valid_limit: int | None = None
 
     def __post_init__(self) -> None:
+        if self.valid_limit is not None and self.valid_limit < 1:
+            raise ConfigError("RunConfig.valid_limit must be >= 1")
         if self.preset not in MODEL_PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; choose from {sorted(MODEL_PRESETS)}")
 

@@ -82,12 +82,20 @@ class NoisyDataset:
         m, k = divmod(int(index), fps)
         return self.schedule.sample(self.frames[m], m, k, epoch)
 
-    def order(self, epoch: int, shuffle: bool = True) -> np.ndarray:
-        """Frame indices of an epoch in batch order."""
+    def epoch_size(self, fraction: float = 1.0) -> int:
+        """Frames in an epoch that sees ``fraction`` of all noisy frames."""
+        return len(self) if fraction >= 1.0 else max(1, int(np.ceil(fraction * len(self))))
+
+    def order(self, epoch: int, shuffle: bool = True, fraction: float = 1.0) -> np.ndarray:
+        """Frame indices of an epoch in batch order.
+
+        ``fraction < 1`` keeps the first part of the shuffled order: a seeded,
+        different subset of (structure, noise level) frames every epoch.
+        """
         idx = np.arange(len(self))
         if shuffle:
             np.random.default_rng([self.seed, ORDER_STREAM, epoch]).shuffle(idx)
-        return idx
+        return idx[: self.epoch_size(fraction)]
 
     def batches(
         self,
@@ -99,13 +107,14 @@ class NoisyDataset:
         shuffle: bool = True,
         start: int = 0,
         shard: tuple[int, int] = (0, 1),
+        fraction: float = 1.0,
     ):  # type: ignore[no-untyped-def]
         """Yield batches of an epoch, from batch number ``start`` on.
 
         ``shard = (rank, world)`` keeps every world-th frame of each global
         batch (distributed training: the ranks together see the global batch).
         """
-        order = self.order(epoch, shuffle)
+        order = self.order(epoch, shuffle, fraction)
         rank, world = shard
         for b in range(start, n_batches(len(order), batch_size)):
             chunk = order[b * batch_size : (b + 1) * batch_size][rank::world]

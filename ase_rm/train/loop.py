@@ -118,7 +118,7 @@ class Trainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        return n_batches(len(self.data), self.cfg.batch_size)
+        return n_batches(self.data.epoch_size(self.cfg.epoch_fraction), self.cfg.batch_size)
 
     @property
     def total_epochs(self) -> int:
@@ -137,7 +137,7 @@ class Trainer:
         epoch_in_restart = self.epoch % cfg.epochs
         batches = self.data.batches(
             self.epoch, cfg.batch_size, self.model.cutoff, self.dtype, self.device,
-            start=self.step, shard=(self.dist.rank, self.dist.world),
+            start=self.step, shard=(self.dist.rank, self.dist.world), fraction=cfg.epoch_fraction,
         )
         for batch in batches:
             self._warmup(epoch_in_restart, self.step)

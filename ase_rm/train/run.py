@@ -75,6 +75,7 @@ def train(
     name: str = "rm",
     progress: bool | None = None,
     extra_summary: dict[str, Any] | None = None,
+    valid_limit: int | None = None,
 ) -> TrainResult:
     """Train an RM denoiser; returns where the best checkpoint is.
 
@@ -89,6 +90,8 @@ def train(
         name: model name recorded in the checkpoint.
         progress: progress bar (None: only on a terminal).
         extra_summary: more fields for the checkpoint's training summary.
+        valid_limit: validate on a seeded subset of at most this many
+            validation structures.
     """
     train_set = structures_from(structures)
     for k, atoms in enumerate(train_set):
@@ -102,6 +105,9 @@ def train(
     periodic = {bool(a.pbc.all()) for a in train_set}
     if noise.kind == "crystal" and periodic != {True}:
         raise RMError("the crystal noise recipe needs 3-D periodic structures")
+    if valid_limit is not None and len(valid_set) > valid_limit:
+        keep = np.sort(np.random.default_rng([config.seed, 515151]).permutation(len(valid_set))[:valid_limit])
+        valid_set = [valid_set[k] for k in keep]
     log.info("training on %d structures, validating on %d", len(train_set), len(valid_set))
     trainer = Trainer(out, train_set, valid_set, model, noise, config, device, name, progress, extra_summary)
     return trainer.run(resume=resume)
@@ -114,4 +120,4 @@ def train_from_config(run: RunConfig, resume: bool = False, progress: bool | Non
     structures = read_structures(run.data)
     valid = read_structures(run.valid_data) if run.valid_data else None
     return train(structures, run.out, model, noise, config, valid, run.device, resume, run.name, progress,
-                 extra_summary)
+                 extra_summary, run.valid_limit)
