@@ -120,3 +120,31 @@ def test_kill_9_then_resume_loses_nothing(tmp_path: Path) -> None:
     assert np.allclose(losses(resumed.history), losses(reference.history), rtol=1e-10, atol=1e-12)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == list(range(30)), "metrics lost or repeated"
+
+
+
+def test_epoch_fraction_trains_on_a_fresh_seeded_subset_each_epoch(tmp_path: Path) -> None:
+    from ase_rm.data import NoisyDataset
+
+    cells = [cell(), bulk("C", "diamond", a=3.5, cubic=True)]
+    data = NoisyDataset(cells, NOISE, seed=3)
+    assert len(data) == 6 and data.epoch_size(0.5) == 3 and data.epoch_size(1.0) == 6
+    first = data.order(0, fraction=0.5)
+    assert first.tolist() == data.order(0)[:3].tolist()  # a prefix of the full shuffled epoch
+    subsets = {tuple(sorted(data.order(e, fraction=0.5).tolist())) for e in range(8)}
+    assert len(subsets) > 1  # a different subset in different epochs
+    cfg = CFG.replace(epochs=2, batch_size=1, epoch_fraction=0.5, checkpoint_every=0, valid_fraction=0.0)
+    rows = train(cells, tmp_path / "run", CARBON, NOISE, cfg, progress=False).history
+    frames = [round(r["frames_per_s"] * r["epoch_seconds"]) for r in rows]
+    assert frames == [3, 3]
+    with pytest.raises(Exception, match="epoch_fraction"):
+        TrainConfig(epoch_fraction=0.0)
+
+
+def test_valid_limit_validates_on_a_seeded_subset(tmp_path: Path) -> None:
+    cells = [bulk("C", "diamond", a=a, cubic=True) for a in (3.45, 3.5, 3.55, 3.6, 3.65)]
+    cfg = CFG.replace(epochs=1, checkpoint_every=0)
+    result = train([cell()], tmp_path / "run", CARBON, NOISE, cfg, valid_structures=cells, progress=False,
+                   valid_limit=2)
+    summary = torch.load(result.best_checkpoint, weights_only=True)["training_summary"]
+    assert summary["n_valid_structures"] == 2
