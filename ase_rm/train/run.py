@@ -63,6 +63,12 @@ def split_by_structure(
     )
 
 
+def _subset(structures: Sequence[Atoms], n: int, seed: int) -> list[Atoms]:
+    """A seeded subset of ``n`` structures, in their original order."""
+    keep = np.sort(np.random.default_rng([seed, 515151]).permutation(len(structures))[:n])
+    return [structures[k] for k in keep]
+
+
 def train(
     structures: Any,
     out: str | os.PathLike[str],
@@ -100,14 +106,15 @@ def train(
         train_set, valid_set = split_by_structure(train_set, config.valid_fraction, config.seed)
     else:
         valid_set = structures_from(valid_structures)
+        if valid_limit is not None and len(valid_set) > valid_limit:  # seeded subset, checked below
+            valid_set = _subset(valid_set, valid_limit, config.seed)
         for k, atoms in enumerate(valid_set):
             check_atoms(atoms, model.species, label=f"validation structure {k}")
     periodic = {bool(a.pbc.all()) for a in train_set}
     if noise.kind == "crystal" and periodic != {True}:
         raise RMError("the crystal noise recipe needs 3-D periodic structures")
     if valid_limit is not None and len(valid_set) > valid_limit:
-        keep = np.sort(np.random.default_rng([config.seed, 515151]).permutation(len(valid_set))[:valid_limit])
-        valid_set = [valid_set[k] for k in keep]
+        valid_set = _subset(valid_set, valid_limit, config.seed)
     log.info("training on %d structures, validating on %d", len(train_set), len(valid_set))
     trainer = Trainer(out, train_set, valid_set, model, noise, config, device, name, progress, extra_summary)
     return trainer.run(resume=resume)

@@ -1,5 +1,8 @@
 """``ase-rm evaluate molecules``: PoseBusters pass rates of generated molecules.
 
+``ase-rm evaluate energies`` (E~ against a reference energy, Fig. 1) lives in
+:mod:`ase_rm_molecules.energies_cli`.
+
 Registered through the ``ase_rm.commands`` entry point. This module imports
 nothing heavy at import time, so listing commands stays fast; RDKit and
 PoseBusters are imported when the command runs.
@@ -24,8 +27,11 @@ PRINTED_COLUMNS = [
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add ``evaluate`` (with the target ``molecules``) to the ``ase-rm`` subcommands."""
-    p = sub.add_parser("evaluate", help="evaluate generated structures (molecules: RDKit + PoseBusters checks)")
+    """Add ``evaluate`` (with the targets ``molecules`` and ``energies``) to the ``ase-rm`` subcommands."""
+    from .energies_cli import add_energies_parser
+
+    p = sub.add_parser("evaluate", help="evaluate generated molecules (RDKit + PoseBusters checks) or the "
+                       "correlation of E~ with reference energies")
     targets = p.add_subparsers(dest="target", required=True)
     m = targets.add_parser(
         "molecules",
@@ -43,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--judge-unconverged", action="store_true",
                    help="judge non-converged frames on their geometry instead of counting them as failures")
     m.set_defaults(func=run)
+    add_energies_parser(targets)
 
 
 def _progress(total: int, desc: str) -> Any:

@@ -5,6 +5,9 @@ Public API::
     from ase_rm_pymatgen import generate_structures, relax_structures, noise_structures, predict
     from ase_rm_pymatgen import spacegroup, find_duplicates, deduplicate, pseudo_hull, write_cifs
     from ase_rm_pymatgen import to_pymatgen, to_atoms, analyse_structures, format_table
+    from ase_rm_pymatgen import run_csp, evaluate_csp                  # CSP benchmark (``ase-rm csp``)
+    from ase_rm_pymatgen import run_binary_hull, hull_rows             # Li-S pseudo hull (``ase-rm lis``)
+    from ase_rm_pymatgen import embedding_pca, element_embeddings, pca  # element embeddings (``ase-rm embeddings``)
 
 A pymatgen user writes ``generate_structures("mp20", "KZnF3", n=30)`` and gets
 relaxed, de-duplicated ``Structure`` s ranked by E~ per atom, each with its
@@ -28,10 +31,39 @@ from .analysis import (
     write_cifs,
 )
 from .api import RM_TIMES_FOUND, generate_structures, noise_structures, predict, relax_structures
+from .binary_hull import (
+    HullResult,
+    KnownStructure,
+    binary_compositions,
+    hull_rows,
+    plot_hull,
+    read_known_structures,
+    relax_known,
+    run_binary_hull,
+)
+from .campaign import generate_compositions
 from .convert import calculator_for, load_model, to_atoms, to_atoms_list, to_pymatgen
+from .csp import CSPResult, CSPTarget, evaluate_csp, match_attempts, read_csp_targets, run_csp
+from .embeddings import (
+    ElementEmbeddings,
+    PCAResult,
+    element_embeddings,
+    embedding_pca,
+    pca,
+    periodic_group,
+    plot_embeddings,
+)
+from .reference import MATCH_TOLERANCES, paper_matcher
 from .summary import analyse_structures, format_table, write_csv
 
 __all__ = [
+    "CSPResult",
+    "CSPTarget",
+    "ElementEmbeddings",
+    "HullResult",
+    "KnownStructure",
+    "MATCH_TOLERANCES",
+    "PCAResult",
     "RM_DUPLICATE_OF",
     "RM_ENERGY_PER_ATOM",
     "RM_E_ABOVE_HULL",
@@ -40,17 +72,34 @@ __all__ = [
     "RM_TIMES_FOUND",
     "SYMPREC",
     "analyse_structures",
+    "binary_compositions",
     "calculator_for",
     "deduplicate",
+    "element_embeddings",
+    "embedding_pca",
     "energy_of",
+    "evaluate_csp",
     "find_duplicates",
     "format_table",
+    "generate_compositions",
     "generate_structures",
+    "hull_rows",
     "load_model",
+    "match_attempts",
     "noise_structures",
+    "paper_matcher",
+    "pca",
+    "periodic_group",
+    "plot_embeddings",
+    "plot_hull",
     "predict",
     "pseudo_hull",
+    "read_csp_targets",
+    "read_known_structures",
+    "relax_known",
     "relax_structures",
+    "run_binary_hull",
+    "run_csp",
     "spacegroup",
     "to_atoms",
     "to_atoms_list",

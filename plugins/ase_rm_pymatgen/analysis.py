@@ -136,6 +136,39 @@ def deduplicate(
     return [k for k, dup in enumerate(find_duplicates(structures, matcher)) if dup < 0]
 
 
+def pseudo_phase_diagram(structures: Sequence[Structure | Atoms]) -> tuple[Any, list[Any]]:
+    """pymatgen PhaseDiagram on E~ and its entries (one ``PDEntry`` per structure, in order).
+
+    E~ is a pseudo energy: ``diagram.get_form_energy_per_atom(entry)`` is
+    E~_ex = E~ - sum_el x_el E~_el per atom (E~_el: lowest E~ per atom of each
+    element) and the hull ranks compositions by the model's preference, not by
+    thermodynamics.
+
+    Raises:
+        RMError: a structure without ``rm_energy`` (or with a non-finite one), or
+            an element with no elemental structure.
+    """
+    import math
+
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+
+    entries = []
+    for k, s in enumerate(structures):
+        energy = energy_of(s)
+        if energy is None or not math.isfinite(energy):
+            raise RMError(f"structure {k} has no finite {RM_ENERGY}; relax it with an ase_rm model first")
+        entries.append(PDEntry(_as_pymatgen(s).composition, energy))
+    elements = {el for e in entries for el in e.composition.elements}
+    terminals = {e.composition.elements[0] for e in entries if e.composition.is_element}
+    missing = sorted(str(el) for el in elements - terminals)
+    if missing:
+        raise RMError(
+            f"the pseudo hull needs an elemental structure of {', '.join(missing)} "
+            "(generate or relax those elements too and pass them as references)"
+        )
+    return PhaseDiagram(entries), entries
+
+
 def pseudo_hull(
     structures: Sequence[Structure | Atoms], references: Sequence[Structure | Atoms] = ()
 ) -> list[float]:
@@ -156,23 +189,7 @@ def pseudo_hull(
     Raises:
         RMError: a structure without ``rm_energy``, or an element with no elemental structure.
     """
-    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
-
-    entries = []
-    for k, s in enumerate([*structures, *references]):
-        energy = energy_of(s)
-        if energy is None:
-            raise RMError(f"structure {k} has no {RM_ENERGY}; relax it with an ase_rm model first")
-        entries.append(PDEntry(_as_pymatgen(s).composition, energy))
-    elements = {el for e in entries for el in e.composition.elements}
-    terminals = {e.composition.elements[0] for e in entries if e.composition.is_element}
-    missing = sorted(str(el) for el in elements - terminals)
-    if missing:
-        raise RMError(
-            f"the pseudo hull needs an elemental structure of {', '.join(missing)} "
-            "(generate or relax those elements too and pass them as references)"
-        )
-    diagram = PhaseDiagram(entries)
+    diagram, entries = pseudo_phase_diagram([*structures, *references])
     above = [diagram.get_e_above_hull(e, allow_negative=True) for e in entries[: len(structures)]]
     return [float("nan") if e is None else float(e) for e in above]
 
