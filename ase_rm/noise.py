@@ -15,7 +15,7 @@ import numpy as np
 from vesin import NeighborList
 
 from .config import NoiseConfig
-from .graph import Frame
+from .graph import SHORT_RANGE_LIST_CUTOFF, Frame
 
 
 @dataclass
@@ -57,13 +57,15 @@ def strain_cell(
 def repulsion_forces(frame: Frame, cfg: NoiseConfig) -> np.ndarray:
     """Element-blind repulsion g(r) = m (1 - r^2/rc^2)^n over pairs r < rc, eV/Å."""
     box = frame.cell if frame.pbc.any() else np.zeros((3, 3))
-    nl = NeighborList(cutoff=cfg.repulsion_rc, full_list=True)
+    nl = NeighborList(cutoff=max(cfg.repulsion_rc, SHORT_RANGE_LIST_CUTOFF), full_list=True)
     i, vec = nl.compute(frame.positions, box, frame.pbc.tolist(), quantities="iD")
+    rc2 = cfg.repulsion_rc**2
+    r2 = np.einsum("ij,ij->i", vec, vec)
+    close = r2 < rc2
+    i, vec, r2 = i[close], vec[close], r2[close]
     out = np.zeros_like(frame.positions)
     if len(i) == 0:
         return out
-    rc2 = cfg.repulsion_rc**2
-    r2 = np.einsum("ij,ij->i", vec, vec)
     mag = (2.0 * cfg.repulsion_m * cfg.repulsion_n / rc2) * np.clip(1.0 - r2 / rc2, 0.0, None) ** (
         cfg.repulsion_n - 1
     )

@@ -21,6 +21,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from .errors import InvalidStructureError, RMError, UnknownElementError
+from .graph import SHORT_RANGE_LIST_CUTOFF
 
 COINCIDENT_DISTANCE = 1e-2
 """Å: two atoms closer than this are treated as being at the same position."""
@@ -77,9 +78,7 @@ def _check_coincident(atoms: Atoms, label: str) -> None:
 
     pbc = np.asarray(atoms.pbc)
     box = atoms.cell.array if pbc.any() else np.zeros((3, 3))
-    # a tiny cutoff makes vesin's cell list huge (about 50 ms per small crystal):
-    # search a coarser list and keep the coincident pairs
-    nl = NeighborList(cutoff=max(COINCIDENT_DISTANCE, 2.0), full_list=False)
+    nl = NeighborList(cutoff=max(COINCIDENT_DISTANCE, SHORT_RANGE_LIST_CUTOFF), full_list=False)
     i, j, d = nl.compute(atoms.positions, box, pbc.tolist(), quantities="ijd")
     close = d < COINCIDENT_DISTANCE
     i, j = i[close], j[close]
