@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import ase.build
 import ase.io
 import numpy as np
 import pytest
@@ -168,3 +169,39 @@ def test_killed_generation_resumes_without_loss_or_repeats(tiny_checkpoint: Path
     by_attempt = {f.info[keys.RM_ATTEMPT]: f for f in frames}
     for r in ref:
         assert np.allclose(by_attempt[r.info[keys.RM_ATTEMPT]].positions, r.positions, atol=1e-6)
+
+
+def test_an_attempt_a_stage_cannot_run_on_counts_as_failed_and_the_rest_go_on(tiny_checkpoint: Path) -> None:
+    """Two atoms that fell onto each other in a stage fail that attempt only, in both engines."""
+    from ase_rm.rss.search import _ase_stages, _batched_stages
+
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    calc = RMCalculator.from_checkpoint(tiny_checkpoint, dtype=torch.float64)
+    stages = (Stage(fmax=1e-3, max_steps=5), Stage(fmax=1e-3, max_steps=5))
+    previous = []
+    for k in range(3):
+        atoms = ase.build.molecule("CH3OH")
+        atoms.info[keys.RM_ATTEMPT] = k
+        previous.append(atoms)
+    previous[1].positions[2] = previous[1].positions[1]  # coincident atoms: no stage can run on it
+    for stream in (_batched_stages(potential, iter(previous), stages, 0, 4096),
+                   _ase_stages(calc, iter(previous), stages, 0, "FIRE")):
+        out = {a.info[keys.RM_ATTEMPT]: a for a in stream}
+        assert sorted(out) == [0, 1, 2]
+        bad = out[1]
+        assert bad.info[keys.RM_CONVERGED] is False and bad.info[keys.RM_STAGE_CONVERGED] == "F"
+        assert "sits on atom" in bad.info[keys.RM_ERROR] and bad.info[keys.RM_STEPS] == 0
+        assert np.isnan(bad.info[keys.RM_ENERGY]) and np.allclose(bad.positions, previous[1].positions)
+        for k in (0, 2):
+            assert keys.RM_ERROR not in out[k].info and len(out[k].info[keys.RM_STAGE_CONVERGED]) == 2
+            assert out[k].info[keys.RM_STEPS] > 0
+    # failing in a later stage keeps what the earlier stages gave
+    from ase_rm.rss.search import _one_stage
+
+    for atoms in previous:
+        atoms.info.update({keys.RM_ENERGY: -1.0, keys.RM_CONVERGED: True, keys.RM_STEPS: 7,
+                           keys.RM_STAGE_CONVERGED: "C"})
+    out = {a.info[keys.RM_ATTEMPT]: a for a in _one_stage(potential, iter(previous), stages[1], 1, 0, 4096)}
+    assert out[1].info[keys.RM_STAGE_CONVERGED] == "CF" and out[1].info[keys.RM_STEPS] == 7
+    assert out[1].info[keys.RM_ENERGY] == -1.0 and out[1].info[keys.RM_CONVERGED] is False
+    assert out[0].info[keys.RM_STAGE_CONVERGED] in ("CC", "CN") and out[0].info[keys.RM_STEPS] > 7

@@ -12,6 +12,7 @@ the path users know, and the reference the batched engine is tested against).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,8 +24,10 @@ import numpy as np
 from ase import Atoms
 
 from .. import keys
+from ..errors import InvalidStructureError, UnknownElementError
 from ..potential import Potential
 from ..relax import FireParams, RelaxOptions, iter_relax
+from ..structures import check_atoms
 from .composition import Composition, format_formula
 from .output import append_frames, read_done
 from .protocols import Protocol, Stage, StartSpec, random_start
@@ -86,6 +89,32 @@ def _record(result: Atoms, previous: Atoms, first: bool) -> Atoms:
     return result
 
 
+def _failed(previous: Atoms, exc: Exception, first: bool) -> Atoms:
+    """An attempt a stage could not run on: last geometry and energy, not converged."""
+    out = previous.copy()
+    out.info[keys.RM_CONVERGED] = False
+    out.info[keys.RM_ERROR] = str(exc)
+    out.info.setdefault(keys.RM_STEPS, 0)
+    out.info[keys.RM_STAGE_CONVERGED] = ("" if first else str(previous.info[keys.RM_STAGE_CONVERGED])) + "F"
+    if first:
+        out.info.setdefault(keys.RM_ENERGY, float("nan"))
+    return out
+
+
+def _runnable(atoms: Atoms, species: Any, label: str) -> InvalidStructureError | None:
+    """The reason a relaxation stage cannot run on ``atoms`` (None if it can).
+
+    An element the model does not know is the caller's error and raises.
+    """
+    try:
+        check_atoms(atoms, species, label)
+    except UnknownElementError:
+        raise
+    except InvalidStructureError as exc:
+        return exc
+    return None
+
+
 def _batched_stages(
     potential: Potential, starts: Iterable[Atoms], stages: Sequence[Stage], seed: int, max_atoms: int
 ) -> Iterator[Atoms]:
@@ -99,14 +128,29 @@ def _one_stage(
     potential: Potential, inputs: Iterable[Atoms], stage: Stage, s: int, seed: int, max_atoms: int
 ) -> Iterator[Atoms]:
     kept: dict[int, Atoms] = {}
+    failed: list[Atoms] = []
+    counter = itertools.count()
+    species = getattr(getattr(potential.model, "config", None), "species", None)
 
     def kicked() -> Iterator[Atoms]:
-        for k, atoms in enumerate(inputs):
-            kept[k] = atoms
-            yield kick(atoms, stage, s, seed)
+        for atoms in inputs:
+            if keys.RM_ERROR in atoms.info:  # failed in an earlier stage: passes through
+                failed.append(atoms)
+                continue
+            moved = kick(atoms, stage, s, seed)
+            problem = _runnable(moved, species, f"attempt {atoms.info.get(keys.RM_ATTEMPT)} before stage {s + 1}")
+            if problem is not None:
+                log.warning("%s: counted as not converged", problem)
+                failed.append(_failed(atoms, problem, s == 0))
+                continue
+            kept[next(counter)] = atoms  # the index iter_relax gives this input
+            yield moved
 
-    for k, result in iter_relax(potential, kicked(), stage_options(stage), max_atoms):
+    for k, result in iter_relax(potential, kicked(), stage_options(stage), max_atoms, validate=False):
+        yield from failed
+        failed.clear()
         yield _record(result, kept.pop(k), s == 0)
+    yield from failed
 
 
 def _ase_stages(calc: Any, starts: Iterable[Atoms], stages: Sequence[Stage], seed: int,
@@ -114,7 +158,13 @@ def _ase_stages(calc: Any, starts: Iterable[Atoms], stages: Sequence[Stage], see
     for atoms in starts:
         current = atoms
         for s, stage in enumerate(stages):
-            current = _record(relax_with_ase(calc, kick(current, stage, s, seed), stage, optimizer), current, s == 0)
+            moved = kick(current, stage, s, seed)
+            problem = _runnable(moved, None, f"attempt {atoms.info.get(keys.RM_ATTEMPT)} before stage {s + 1}")
+            if problem is not None:
+                log.warning("%s: counted as not converged", problem)
+                current = _failed(current, problem, s == 0)
+                break
+            current = _record(relax_with_ase(calc, moved, stage, optimizer), current, s == 0)
         yield current
 
 
