@@ -1,0 +1,302 @@
+"""Crystal structure prediction benchmark (method.md section 5): n attempts per composition vs ground truth.
+
+For each composition of a CSV (columns ``composition`` and ``cif``, e.g.
+shared/data/diffcsp_15_compositions.csv), n structures are generated with the
+crystal protocol; every attempt, converged or not, is compared with the ground
+truth by StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10) on the *reduced*
+formula (primitive cells, volumes scaled: a 6-atom Sr2O4 cell can match the
+3-atom SrO2 ground truth). E~ rank 1 is the lowest ``rm_energy`` per atom among
+a composition's attempts (ties by attempt order; attempts without a finite
+energy rank last); a composition counts as found within top k when its
+best-ranked match has rank <= k.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Composition, Structure
+
+from ase_rm import RMError
+from ase_rm.keys import RM_ATTEMPT, RM_CONVERGED
+from ase_rm.rss import Protocol
+
+from .analysis import energy_of
+from .campaign import attempt_number, canonical_formula, generate_compositions, resolve_protocol
+from .convert import ModelLike, to_pymatgen
+from .reference import paper_matcher, parse_cif, read_table
+from .tables import format_markdown, format_text, write_rows
+
+log = logging.getLogger(__name__)
+
+TOP_K = (1, 3, 5)
+"""Default k of the matched-within-top-k columns."""
+
+ATTEMPT_COLUMNS = ("composition", "attempt", "n_atoms", "energy_per_atom", "rank", "converged", "matched", "rms")
+"""Columns of the per-attempt table (attempts.csv)."""
+
+
+@dataclass(frozen=True)
+class CSPTarget:
+    """One composition to predict and its ground truth.
+
+    Attributes:
+        composition: the cell formula generated, e.g. "Sr2O4".
+        structure: the ground-truth crystal (its cell may differ, e.g. SrO2).
+        material_id: e.g. "mp-2697" (informative only).
+    """
+
+    composition: str
+    structure: Structure
+    material_id: str = ""
+
+    @property
+    def reduced_formula(self) -> str:
+        return str(self.structure.composition.reduced_formula)
+
+
+def read_csp_targets(path: str | os.PathLike[str]) -> list[CSPTarget]:
+    """Targets from a CSV with columns ``composition`` and ``cif`` (``material_id`` optional).
+
+    Raises:
+        RMError: missing file or column, an unparsable formula or CIF, a repeated
+            composition, or a ground truth whose reduced formula differs from the composition's.
+    """
+    targets = []
+    for k, row in enumerate(read_table(path, ("composition", "cif")), start=1):
+        where = f"{path}, row {k} ({row['composition'] or 'no composition'})"
+        try:
+            formula = canonical_formula(row["composition"].strip())
+        except RMError as exc:
+            raise RMError(f"{where}: {exc}") from None
+        structure = parse_cif(row["cif"] or "", where)
+        reduced = Composition(formula).reduced_formula
+        if structure.composition.reduced_formula != reduced:
+            raise RMError(f"{where}: ground truth is {structure.composition.reduced_formula}, not {reduced}")
+        targets.append(CSPTarget(formula, structure, (row.get("material_id") or "").strip()))
+    formulas = [t.composition for t in targets]
+    if len(set(formulas)) != len(formulas):
+        raise RMError(f"{path}: a composition is listed twice")
+    return targets
+
+
+def energy_ranks(energies_per_atom: Sequence[float | None]) -> list[int]:
+    """Rank of each value, 1 = lowest; ties by position; None and NaN rank last."""
+    def key(k: int) -> tuple[float, int]:
+        e = energies_per_atom[k]
+        return (math.inf if e is None or not math.isfinite(e) else e, k)
+
+    ranks = [0] * len(energies_per_atom)
+    for r, k in enumerate(sorted(range(len(energies_per_atom)), key=key), start=1):
+        ranks[k] = r
+    return ranks
+
+
+def _as_crystal(structure: Atoms | Structure) -> Structure | None:
+    """A pymatgen Structure, or None for something no matcher can take (no 3-D cell, non-finite numbers)."""
+    if isinstance(structure, Structure):
+        return structure
+    if not structure.pbc.all() or not np.isfinite(structure.positions).all():
+        return None
+    if not np.isfinite(structure.cell.array).all() or abs(structure.cell.volume) < 1e-6:
+        return None
+    crystal = to_pymatgen(structure)
+    return crystal if isinstance(crystal, Structure) else None
+
+
+def match_rms(matcher: StructureMatcher, truth: Structure, candidate: Atoms | Structure) -> float | None:
+    """Normalised RMS distance (pymatgen's, (V/n)^(1/3) units) if ``candidate`` matches ``truth``, else None.
+
+    NaN for a match whose RMS pymatgen does not find. The reduced formulas must
+    agree; a structure the matcher cannot handle (degenerate cell, non-finite
+    coordinates) does not match.
+    """
+    crystal = _as_crystal(candidate)
+    if crystal is None or crystal.composition.reduced_formula != truth.composition.reduced_formula:
+        return None
+    try:
+        if not matcher.fit(truth, crystal):
+            return None
+        rms = matcher.get_rms_dist(truth, crystal)
+    except (ValueError, ArithmeticError, IndexError) as exc:  # numerically broken cells
+        log.debug("StructureMatcher failed on a %s structure: %s", truth.composition.reduced_formula, exc)
+        return None
+    return float("nan") if rms is None else float(rms[0])
+
+
+def match_attempts(
+    target: CSPTarget, structures: Sequence[Atoms | Structure], matcher: StructureMatcher | None = None,
+    progress: Any = None,
+) -> list[dict[str, Any]]:
+    """One row per attempt: E~ per atom, E~ rank, converged, matched, RMS distance.
+
+    Args:
+        target: composition and ground truth.
+        structures: every attempt (Atoms or Structure with ``rm_energy`` / ``rm_converged``), in attempt order.
+        matcher: default :func:`ase_rm_pymatgen.reference.paper_matcher`.
+        progress: something with ``update(1)`` (a tqdm bar), called per structure.
+    """
+    matcher = matcher or paper_matcher()
+    energies = []
+    for s in structures:
+        energy = energy_of(s)
+        energies.append(None if energy is None else energy / len(s))
+    ranks = energy_ranks(energies)
+    rows = []
+    for k, s in enumerate(structures):
+        info = s.info if isinstance(s, Atoms) else s.properties
+        rms = match_rms(matcher, target.structure, s)
+        converged = info.get(RM_CONVERGED)
+        rows.append({
+            "composition": target.composition,
+            "attempt": attempt_number(s) if isinstance(s, Atoms) and RM_ATTEMPT in s.info else k,
+            "n_atoms": len(s), "energy_per_atom": energies[k], "rank": ranks[k],
+            "converged": None if converged is None else bool(converged),
+            "matched": rms is not None, "rms": rms,
+        })
+        if progress is not None:
+            progress.update(1)
+    return rows
+
+
+def summarise_attempts(composition: str, attempts: Sequence[dict[str, Any]], top: Sequence[int] = TOP_K,
+                       material_id: str = "") -> dict[str, Any]:
+    """The benchmark row of one composition from its :func:`match_attempts` rows."""
+    matches = [a for a in attempts if a["matched"]]
+    best = min(matches, key=lambda a: a["rank"]) if matches else None
+    rms = [a["rms"] for a in matches if a["rms"] is not None and math.isfinite(a["rms"])]
+    row: dict[str, Any] = {
+        "composition": composition, "material_id": material_id,
+        "n_attempts": len(attempts), "n_converged": sum(bool(a["converged"]) for a in attempts),
+        "n_matched": len(matches), "n_matched_converged": sum(bool(a["converged"]) for a in matches),
+        "matched": bool(matches), "best_rms": min(rms) if rms else None,
+        "best_rank": None if best is None else best["rank"],
+        "best_rank_converged": None if best is None else best["converged"],
+    }
+    for k in top:
+        row[f"top_{k}"] = best is not None and best["rank"] <= k
+    return row
+
+
+@dataclass
+class CSPResult:
+    """Benchmark rows (one per composition) and per-attempt rows."""
+
+    rows: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+    top: tuple[int, ...] = TOP_K
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return ["composition", "n_attempts", "n_converged", "n_matched", "n_matched_converged", "matched",
+                "best_rms", "best_rank", "best_rank_converged", *[f"top_{k}" for k in self.top]]
+
+    def table(self) -> str:
+        return format_text(self.rows, self.columns)
+
+    def markdown(self) -> str:
+        return format_markdown(self.rows, self.columns)
+
+    def summary(self) -> str:
+        """``matched: X/15 (any of 30); top-1: a/15; top-3: b/15; top-5: c/15``."""
+        total = len(self.rows)
+        n = max((r["n_attempts"] for r in self.rows), default=0)
+        parts = [f"matched: {sum(r['matched'] for r in self.rows)}/{total} (any of {n})"]
+        parts += [f"top-{k}: {sum(r[f'top_{k}'] for r in self.rows)}/{total}" for k in self.top]
+        return "; ".join(parts)
+
+    def write(self, out_dir: str | os.PathLike[str]) -> list[Path]:
+        """csp.csv, csp.md (table and summary line) and attempts.csv in ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_rows(self.rows, ["material_id", *self.columns], out / "csp.csv")
+        (out / "csp.md").write_text(f"{self.markdown()}\n\n{self.summary()}\n")
+        write_rows(self.attempts, ATTEMPT_COLUMNS, out / "attempts.csv")
+        self.files = [out / "csp.csv", out / "csp.md", out / "attempts.csv"]
+        return self.files
+
+
+def _check_top(top: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(sorted({int(k) for k in top}))
+    if not ks or ks[0] < 1:
+        raise RMError(f"top-k values must be positive integers, not {list(top)}")
+    return ks
+
+
+def evaluate_csp(
+    targets: Sequence[CSPTarget],
+    generated: Mapping[str, Sequence[Atoms | Structure]],
+    top: Sequence[int] = TOP_K,
+    matcher: StructureMatcher | None = None,
+    progress: bool = False,
+) -> CSPResult:
+    """Match every generated attempt of each target against its ground truth.
+
+    Args:
+        targets: compositions and ground truths.
+        generated: ``{composition: attempts}`` (all of them, converged or not); a
+            target with no entry has 0 attempts.
+        top: the k of the matched-within-top-k columns.
+        matcher: default :func:`ase_rm_pymatgen.reference.paper_matcher`.
+        progress: a progress bar over structures.
+    """
+    from tqdm.auto import tqdm
+
+    ks = _check_top(top)
+    matcher = matcher or paper_matcher()
+    total = sum(len(generated.get(t.composition, ())) for t in targets)
+    rows, attempts = [], []
+    with tqdm(total=total, desc="match", unit="structure", disable=not progress) as bar:
+        for target in targets:
+            per_attempt = match_attempts(target, generated.get(target.composition, ()), matcher, bar)
+            attempts += per_attempt
+            rows.append(summarise_attempts(target.composition, per_attempt, ks, target.material_id))
+    return CSPResult(rows, attempts, ks)
+
+
+def run_csp(
+    model: ModelLike,
+    targets: str | os.PathLike[str] | Sequence[CSPTarget],
+    out_dir: str | os.PathLike[str],
+    n: int = 30,
+    seed: int = 0,
+    top: Sequence[int] = TOP_K,
+    protocol: str | Protocol = "crystal",
+    max_steps: int | None = None,
+    max_atoms_per_batch: int = 4096,
+    device: str = "cpu",
+    progress: bool = False,
+) -> CSPResult:
+    """The CSP benchmark: generate (resuming ``out_dir/generated.extxyz``), match, write the tables.
+
+    Args:
+        model: checkpoint path, shipped name or RMCalculator.
+        targets: a CSV path (see :func:`read_csp_targets`) or targets.
+        out_dir: output folder: generated.extxyz (+ .json manifest), csp.csv, csp.md, attempts.csv.
+        n: attempts per composition.
+        seed: seeds every start and kick.
+        top: the k of the matched-within-top-k columns.
+        protocol: generation protocol (default: the MP-20 crystal protocol).
+        max_steps: cap every stage at this many FIRE steps (quick checks only).
+        max_atoms_per_batch: memory bound of each relaxation pool.
+        device: torch device.
+        progress: progress bars for generation and matching.
+    """
+    ks = _check_top(top)
+    found = read_csp_targets(targets) if isinstance(targets, (str, os.PathLike)) else list(targets)
+    proto = resolve_protocol(protocol, max_steps)
+    generated = generate_compositions(model, [t.composition for t in found], Path(out_dir) / "generated.extxyz", n,
+                                      seed, proto, max_atoms_per_batch, device, progress)
+    result = evaluate_csp(found, generated, ks, progress=progress)
+    result.write(out_dir)
+    return result

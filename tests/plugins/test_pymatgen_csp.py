@@ -1,0 +1,221 @@
+"""ase_rm_pymatgen CSP benchmark: reading targets, matching every attempt, E~ ranks, resume, ``ase-rm csp``."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk
+
+pytest.importorskip("pymatgen")
+
+from ase_rm_pymatgen import CSPTarget, evaluate_csp, read_csp_targets, run_csp, to_pymatgen  # noqa: E402
+from ase_rm_pymatgen.analysis import quiet_spglib  # noqa: E402
+from ase_rm_pymatgen.campaign import ATTEMPT_STRIDE, composition_key, generate_compositions  # noqa: E402
+from ase_rm_pymatgen.csp import energy_ranks  # noqa: E402
+from pymatgen.core import Structure  # noqa: E402
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer  # noqa: E402
+
+from ase_rm import Denoiser, ModelConfig, RMError, keys  # noqa: E402
+from ase_rm.checkpoint import atomic_save, make_checkpoint  # noqa: E402
+from ase_rm.cli.main import main  # noqa: E402
+from ase_rm.rss import Stage, get_protocol  # noqa: E402
+
+from ..conftest import SHARED_DATA  # noqa: E402
+
+CSP_CSV = SHARED_DATA / "diffcsp_15_compositions.csv"
+
+# One short stage: a few FIRE steps per attempt keep the tests fast (and a random model's atoms apart).
+QUICK = replace(get_protocol("crystal"), stages=(Stage(cell="full", fmax=0.05, max_steps=15, name="quick"),))
+
+
+def shared_csv() -> Path:
+    if not CSP_CSV.exists():
+        pytest.skip(f"{CSP_CSV} not found (shared datasets only exist in the project checkout/CI)")
+    return CSP_CSV
+
+
+@pytest.fixture
+def salt_checkpoint(tmp_path: Path) -> Path:
+    """An untrained tiny model of Li, Na, S, Cl with fitted element volumes (crystal starts need them)."""
+    config = ModelConfig(species=(3, 11, 16, 17), cutoff=3.5, n_embedding=2, hidden=(8,))
+    model = Denoiser(config, torch.Generator().manual_seed(0), dtype=torch.float64)
+    path = tmp_path / "salt.pt"
+    atomic_save(make_checkpoint(model, volume_fit={3: 20.0, 11: 24.0, 16: 25.0, 17: 25.0}), path)
+    return path
+
+
+def rocksalt() -> Structure:
+    """NaCl, the 2-atom primitive cell."""
+    structure = to_pymatgen(bulk("NaCl", "rocksalt", a=5.64))
+    assert isinstance(structure, Structure)
+    return structure
+
+
+def write_targets(path: Path, rows: list[dict[str, str]]) -> Path:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def frame(atoms: Atoms, energy_per_atom: float, converged: bool = True) -> Atoms:
+    out = atoms.copy()
+    out.info.update({keys.RM_ENERGY: energy_per_atom * len(out), keys.RM_CONVERGED: converged})
+    return out
+
+
+def test_energy_ranks_ties_and_missing_values() -> None:
+    assert energy_ranks([-1.0, -3.0, None, -3.0, math.nan, -2.0]) == [4, 1, 5, 2, 6, 3]
+    assert energy_ranks([]) == []
+
+
+def test_ground_truth_among_attempts_is_matched_and_ranked() -> None:
+    truth = rocksalt()
+    conventional = bulk("NaCl", "rocksalt", a=5.64, cubic=True)  # Na4Cl4: 8 atoms vs the 2-atom ground truth
+    cscl = bulk("NaCl", "cesiumchloride", a=3.3) * (2, 2, 1)  # also Na4Cl4, another structure
+    rattled = conventional.copy()
+    rattled.rattle(0.05, rng=np.random.default_rng(1))
+    scaled = conventional.copy()
+    scaled.set_cell(conventional.cell * 1.1, scale_atoms=True)  # volumes are scaled before matching
+    attempts = [
+        frame(cscl, -3.0),  # rank 1, wrong structure
+        frame(conventional, -2.0),  # rank 3, the ground truth
+        frame(cscl, -2.5, converged=False),  # rank 2, wrong (not converged, still counted)
+        frame(rattled, -1.0, converged=False),  # rank 4, matches, not converged
+        frame(scaled, math.nan, converged=False),  # no finite energy: ranks last (5), matches
+    ]
+    result = evaluate_csp([CSPTarget("Na4Cl4", truth, "mp-22862")], {"Na4Cl4": attempts}, top=(1, 2, 3))
+    (row,) = result.rows
+    assert row["n_attempts"] == 5 and row["n_converged"] == 2
+    assert row["n_matched"] == 3 and row["n_matched_converged"] == 1 and row["matched"]
+    assert row["best_rank"] == 3 and row["best_rank_converged"] is True
+    assert (row["top_1"], row["top_2"], row["top_3"]) == (False, False, True)
+    assert row["best_rms"] == pytest.approx(0.0, abs=1e-6)
+    assert [a["rank"] for a in result.attempts] == [1, 3, 2, 4, 5]
+    assert [a["matched"] for a in result.attempts] == [False, True, False, True, True]
+    assert result.summary() == "matched: 1/1 (any of 5); top-1: 0/1; top-2: 0/1; top-3: 1/1"
+    assert result.columns[-3:] == ["top_1", "top_2", "top_3"]
+
+
+def test_unmatched_and_missing_compositions_count_as_not_found() -> None:
+    truth = rocksalt()
+    result = evaluate_csp([CSPTarget("NaCl", truth), CSPTarget("Na2Cl2", truth)],
+                          {"NaCl": [frame(bulk("NaCl", "cesiumchloride", a=3.3), -1.0)]})
+    assert [r["n_attempts"] for r in result.rows] == [1, 0]
+    assert not any(r["matched"] for r in result.rows)
+    assert result.rows[0]["best_rank"] is None and result.rows[0]["best_rms"] is None
+    assert result.summary() == "matched: 0/2 (any of 1); top-1: 0/2; top-3: 0/2; top-5: 0/2"
+
+
+def test_shared_targets_and_the_primitive_sr2o4_ground_truth() -> None:
+    targets = read_csp_targets(shared_csv())
+    assert len(targets) == 15 and targets[0].composition == "Co2Sb2"
+    sr = next(t for t in targets if t.composition == "Sr2O4")
+    assert len(sr.structure) == 3 and sr.reduced_formula == "SrO2" and sr.material_id == "mp-2697"
+    with quiet_spglib():
+        conventional = SpacegroupAnalyzer(sr.structure).get_conventional_standard_structure()  # Sr2O4, 6 atoms
+    assert len(conventional) == 6
+    result = evaluate_csp([sr], {"Sr2O4": [conventional]}, top=(1,))
+    assert result.rows[0]["matched"] and result.rows[0]["top_1"]
+
+
+def test_csv_errors_are_clear(tmp_path: Path) -> None:
+    cif = rocksalt().to(fmt="cif")
+    with pytest.raises(RMError, match="not found"):
+        read_csp_targets(tmp_path / "missing.csv")
+    with pytest.raises(RMError, match="no column cif"):
+        read_csp_targets(write_targets(tmp_path / "a.csv", [{"composition": "NaCl", "structure": cif}]))
+    (tmp_path / "empty.csv").write_text("composition,cif\n")
+    with pytest.raises(RMError, match="no rows"):
+        read_csp_targets(tmp_path / "empty.csv")
+    with pytest.raises(RMError, match=r"row 1 \(NaCl\): the CIF does not parse"):
+        read_csp_targets(write_targets(tmp_path / "b.csv", [{"composition": "NaCl", "cif": "not a cif"}]))
+    with pytest.raises(RMError, match="ground truth is NaCl, not KCl"):
+        read_csp_targets(write_targets(tmp_path / "c.csv", [{"composition": "KCl", "cif": cif}]))
+    with pytest.raises(RMError, match="row 1"):
+        read_csp_targets(write_targets(tmp_path / "d.csv", [{"composition": "Xx2", "cif": cif}]))
+    with pytest.raises(RMError, match="listed twice"):
+        read_csp_targets(write_targets(tmp_path / "e.csv", [{"composition": "NaCl", "cif": cif},
+                                                            {"composition": "NaCl", "cif": cif}]))
+
+
+def test_run_csp_counts_every_attempt_and_resumes_without_redoing(salt_checkpoint: Path, tmp_path: Path) -> None:
+    truth = rocksalt()
+    targets = [CSPTarget("NaCl", truth), CSPTarget("Na2Cl2", truth)]
+    out = tmp_path / "csp"
+    first = run_csp(salt_checkpoint, targets, out, n=2, seed=3, protocol=QUICK)
+    assert [r["n_attempts"] for r in first.rows] == [2, 2] and len(first.attempts) == 4
+    assert {p.name for p in first.files} == {"csp.csv", "csp.md", "attempts.csv"}
+    assert (out / "csp.md").read_text().strip().endswith(first.summary())
+    with open(out / "csp.csv") as fh:
+        header = next(csv.reader(fh))
+    assert header[:3] == ["material_id", "composition", "n_attempts"] and header[-3:] == ["top_1", "top_3", "top_5"]
+
+    frames = ase.io.read(out / "generated.extxyz", index=":")
+    assert sorted(int(a.info[keys.RM_ATTEMPT]) for a in frames) == sorted(
+        composition_key(f) * ATTEMPT_STRIDE + k for f in ("NaCl", "Na2Cl2") for k in range(2))
+    # Mark attempt 0 of NaCl: a rerun that recomputed it would overwrite the mark.
+    for atoms in frames:
+        if atoms.info[keys.RM_FORMULA] == "NaCl" and int(atoms.info[keys.RM_ATTEMPT]) % ATTEMPT_STRIDE == 0:
+            atoms.info[keys.RM_ENERGY] = -1234.0
+    ase.io.write(out / "generated.extxyz", frames, format="extxyz")
+
+    second = run_csp(salt_checkpoint, targets, out, n=3, seed=3, protocol=QUICK)  # one more attempt each
+    assert [r["n_attempts"] for r in second.rows] == [3, 3]
+    assert len(ase.io.read(out / "generated.extxyz", index=":")) == 6  # 4 kept + 2 new
+    nacl = [a for a in second.attempts if a["composition"] == "NaCl"]
+    assert nacl[0]["energy_per_atom"] == pytest.approx(-1234.0 / 2) and nacl[0]["rank"] == 1
+    for old, new in zip(first.attempts[2:], second.attempts[3:5], strict=True):  # Na2Cl2 kept as it was
+        assert new["energy_per_atom"] == pytest.approx(old["energy_per_atom"])
+
+    with pytest.raises(RMError, match="different seed"):
+        run_csp(salt_checkpoint, targets, out, n=2, seed=4, protocol=QUICK)
+    with pytest.raises(RMError, match="different protocol"):
+        run_csp(salt_checkpoint, targets, out, n=2, seed=3, protocol=QUICK, max_steps=5)
+    other = Denoiser(ModelConfig(species=(3, 11, 16, 17), cutoff=3.5, n_embedding=2, hidden=(8,)),
+                     torch.Generator().manual_seed(1), dtype=torch.float64)
+    atomic_save(make_checkpoint(other, volume_fit={3: 20.0, 11: 24.0, 16: 25.0, 17: 25.0}), tmp_path / "other.pt")
+    with pytest.raises(RMError, match="different model"):
+        run_csp(tmp_path / "other.pt", targets, out, n=2, seed=3, protocol=QUICK)
+    (out / "generated.json").unlink()
+    with pytest.raises(RMError, match="has no manifest"):
+        run_csp(salt_checkpoint, targets, out, n=2, seed=3, protocol=QUICK)
+
+
+def test_generation_does_not_depend_on_the_other_compositions(salt_checkpoint: Path, tmp_path: Path) -> None:
+    both = generate_compositions(salt_checkpoint, ["NaCl", "LiS"], tmp_path / "a.extxyz", n=1, seed=0,
+                                 protocol=QUICK)
+    alone = generate_compositions(salt_checkpoint, ["LiS"], tmp_path / "b.extxyz", n=1, seed=0, protocol=QUICK)
+    np.testing.assert_allclose(both["LiS"][0].positions, alone["LiS"][0].positions)
+    with pytest.raises(RMError, match="listed twice"):
+        generate_compositions(salt_checkpoint, ["NaCl", "Na1Cl1"], tmp_path / "c.extxyz", n=1, protocol=QUICK)
+
+
+def test_csp_cli(salt_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cif = rocksalt().to(fmt="cif")
+    targets = write_targets(tmp_path / "targets.csv", [{"composition": "NaCl", "cif": cif, "material_id": "x-1"},
+                                                        {"composition": "LiCl", "cif": cif.replace("Na", "Li")}])
+    out = tmp_path / "out"
+    argv = ["csp", str(salt_checkpoint), "--compositions", str(targets), "--n", "2", "--out", str(out),
+            "--top", "1,2", "--protocol", "diamond", "--max-steps", "10", "--no-progress"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["composition", "n_attempts", "n_converged"]
+    assert re.fullmatch(r"matched: [0-2]/2 \(any of 2\); top-1: [0-2]/2; top-2: [0-2]/2", lines[-1])
+    assert (out / "csp.csv").exists() and (out / "csp.md").exists()
+
+    assert main(["csp", str(salt_checkpoint), "--compositions", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ase-rm csp: error: CSV file") and "not found" in err and "\n" not in err
+    with pytest.raises(SystemExit):
+        main(["csp", str(salt_checkpoint), "--compositions", str(targets), "--out", str(out), "--top", "0,x"])
