@@ -3,9 +3,11 @@
 Public API (needs the ``molecules`` extra: rdkit, posebusters, pandas, matplotlib)::
 
     from ase_rm_molecules import evaluate_molecules, qm7b_reference, known_smiles
+    from ase_rm_molecules import evaluate_energies, correlations, heldout_split   # Fig. 1: E~ vs reference
 
 The names are imported lazily, so that ``ase-rm`` can list the ``evaluate``
 subcommand (``ase_rm_molecules.cli``) without importing RDKit or PoseBusters.
+The energy correlation needs neither RDKit nor PoseBusters (matplotlib for its plots).
 """
 
 from __future__ import annotations
@@ -34,6 +36,21 @@ _EXPORTS: dict[str, str] = {
     "format_markdown": "report",
     "write_csv": "report",
     "plot_heatmap": "heatmap",
+    "EnergyTable": "energies",
+    "evaluate_energies": "energies",
+    "energy_table": "energies",
+    "pseudo_energies": "energies",
+    "reference_energies": "energies",
+    "HeldOut": "heldout",
+    "heldout_split": "heldout",
+    "CorrelationRow": "correlation",
+    "correlations": "correlation",
+    "format_correlations": "correlation",
+    "pearson": "correlation",
+    "top_compositions": "correlation",
+    "write_energies_csv": "correlation",
+    "plot_energy_scatter": "scatter",
+    "plot_composition_scatter": "scatter",
 }
 
 __all__ = sorted(_EXPORTS)
