@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import RMError
-from . import demo, generate, info, noise, relax, train
+from . import demo, generate, info, noise, relax, select, train
 
-SUBCOMMANDS = [demo, train, noise, generate, relax, info]
+SUBCOMMANDS = [demo, train, noise, generate, relax, select, info]
 
 PLUGIN_GROUP = "ase_rm.commands"
 """Entry-point group through which installed plugins add subcommands: each entry

@@ -1,0 +1,34 @@
+"""``ase-rm select IN OUT --lowest K``: keep the lowest-E~ attempts of each composition."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "select", help="keep the K lowest-E~ structures of each composition (converged first)",
+        description="Keep the K lowest-E~ (per atom) structures of each composition of an "
+                    "`ase-rm generate` output, converged ones first; the rest are dropped.")
+    p.add_argument("input", help="generated structures (extxyz with rm_energy)")
+    p.add_argument("output", help="output extxyz")
+    p.add_argument("--lowest", type=int, required=True, metavar="K", help="structures kept per composition")
+    p.add_argument("--group-by", default="rm_formula", help="atoms.info key of the groups (default rm_formula)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import ase.io
+
+    from .. import keys
+    from ..rss.select import select_lowest
+    from ..structures import read_structures
+
+    frames = read_structures(args.input)
+    kept = select_lowest(frames, args.lowest, args.group_by)
+    ase.io.write(args.output, kept, format="extxyz")
+    n_conv = sum(bool(a.info.get(keys.RM_CONVERGED, False)) for a in kept)
+    n_groups = len({str(a.info.get(args.group_by, a.get_chemical_formula())) for a in frames})
+    print(f"kept {len(kept)} of {len(frames)} structures ({n_groups} groups, at most {args.lowest} each; "
+          f"{n_conv} kept are converged) -> {args.output}")
+    return 0

@@ -1,0 +1,47 @@
+"""Selection by E~ (ase-rm select): the K lowest per composition, converged first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ase.io
+import pytest
+from ase.build import molecule
+
+from ase_rm import keys
+from ase_rm.cli.main import main
+from ase_rm.errors import RMError
+from ase_rm.rss.select import select_lowest
+
+
+def frames() -> list:
+    out = []
+    # (formula asked, energy per atom, converged)
+    for k, (name, e, conv) in enumerate([("CH4", -1.0, True), ("CH4", -3.0, False), ("CH4", -2.0, True),
+                                         ("CH4", -0.5, True), ("H2O", -1.0, True), ("H2O", float("nan"), True)]):
+        atoms = molecule(name)
+        atoms.info.update({keys.RM_ENERGY: e * len(atoms), keys.RM_CONVERGED: conv, keys.RM_ATTEMPT: k,
+                           keys.RM_FORMULA: name})
+        out.append(atoms)
+    return out
+
+
+def test_select_lowest_per_composition_converged_first() -> None:
+    kept = select_lowest(frames(), 2)
+    # CH4: the converged -2 and -1 beat the unconverged -3; H2O: -1 beats NaN; input order kept
+    assert [a.info[keys.RM_ATTEMPT] for a in kept] == [0, 2, 4, 5]
+    assert [a.info[keys.RM_ATTEMPT] for a in select_lowest(frames(), 1)] == [2, 4]
+    assert len(select_lowest(frames(), 10)) == 6
+    with pytest.raises(RMError, match="k must be"):
+        select_lowest(frames(), 0)
+    bare = molecule("CH4")
+    with pytest.raises(RMError, match="rm_energy"):
+        select_lowest([bare], 1)
+
+
+def test_cli_select(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ase.io.write(tmp_path / "gen.extxyz", frames(), format="extxyz")
+    assert main(["select", str(tmp_path / "gen.extxyz"), str(tmp_path / "best.extxyz"), "--lowest", "1"]) == 0
+    kept = ase.io.read(tmp_path / "best.extxyz", ":")
+    assert [a.info[keys.RM_ATTEMPT] for a in kept] == [2, 4]
+    assert "kept 2 of 6 structures (2 groups" in capsys.readouterr().out
