@@ -205,3 +205,22 @@ def test_an_attempt_a_stage_cannot_run_on_counts_as_failed_and_the_rest_go_on(ti
     assert out[1].info[keys.RM_STAGE_CONVERGED] == "CF" and out[1].info[keys.RM_STEPS] == 7
     assert out[1].info[keys.RM_ENERGY] == -1.0 and out[1].info[keys.RM_CONVERGED] is False
     assert out[0].info[keys.RM_STAGE_CONVERGED] in ("CC", "CN") and out[0].info[keys.RM_STEPS] > 7
+
+
+def test_search_shards_attempts_and_part_files_merge(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from ase_rm.rss.output import merge_parts, part_path
+
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    att = attempts_for(expand_compositions("CH4O"), FAST_MOLECULE, 5)
+    out = tmp_path / "gen.extxyz"
+    whole = search(potential, att, FAST_MOLECULE, seed=1)
+    parts = [search(potential, att, FAST_MOLECULE, seed=1, out=out, shard=(r, 2)) for r in (0, 1)]
+    assert [a.info[keys.RM_ATTEMPT] for a in parts[0]] == [0, 2, 4]
+    assert [a.info[keys.RM_ATTEMPT] for a in parts[1]] == [1, 3]
+    assert part_path(out, 1, 2).name == "gen.rank1-of-2.extxyz" and not out.exists()
+    merged = merge_parts(out, 2, keys.RM_ATTEMPT)
+    assert [a.info[keys.RM_ATTEMPT] for a in merged] == [0, 1, 2, 3, 4] and not part_path(out, 0, 2).exists()
+    for x, y in zip(merged, whole, strict=True):
+        assert np.allclose(x.positions, y.positions, atol=1e-8)
+    with pytest.raises(ValueError, match="shard"):
+        search(potential, att, FAST_MOLECULE, shard=(2, 2))

@@ -1,9 +1,16 @@
-"""``ase-rm generate MODEL --composition ... --protocol ...``: random structure search."""
+"""``ase-rm generate MODEL --composition ... --protocol ...``: random structure search.
+
+Under torchrun the attempts are shared out over the ranks (every world-th
+attempt per rank, each into its own part file); rank 0 merges the parts into
+``--out`` at the end. ``--resume`` works per rank and on a merged file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
@@ -14,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("--composition", "-c", action="append", required=True,
                    help="formula, e.g. C5H9NO or KZnF3 (repeat for several)")
-    p.add_argument("--n", type=int, help="attempts per composition (default: the protocol's)")
+    p.add_argument("--n", "--attempts", dest="n", type=int,
+                   help="attempts per composition (default: the protocol's; under torchrun spell it --attempts)")
     p.add_argument("--protocol", default="molecule", help="molecule, diamond or crystal")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
@@ -27,6 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("batched", "ase"), default="batched")
     p.add_argument("--optimizer", default="FIRE", help="ASE optimizer for --engine ase (FIRE, BFGS, LBFGS)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="model precision (float64: bit-for-bit reproducible across batch layouts)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -45,9 +55,14 @@ def parse_volume(text: str | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from .. import keys
     from ..calculator import RMCalculator
     from ..checkpoint import load_potential
     from ..rss import attempts_for, expand_compositions, get_protocol, search
+    from ..rss.output import merge_parts
+    from ..train.distributed import Dist
 
     protocol = get_protocol(args.protocol)
     volume = parse_volume(args.volume_per_atom)
@@ -57,16 +72,32 @@ def run(args: argparse.Namespace) -> int:
         comp for formula in args.composition
         for comp in expand_compositions(formula, enumerate_h=args.enumerate_h, formula_units=args.formula_units)
     ]
-    potential, meta = load_potential(args.model, device=args.device)
+    dist = Dist.from_env()  # under torchrun: every rank makes its share of the attempts
+    device = args.device
+    if dist.world > 1 and device == "cuda":
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    dtype = getattr(torch, args.dtype)
+    potential, meta = load_potential(args.model, device=device, dtype=dtype)
     model: object = potential
     if args.engine == "ase":
-        model = RMCalculator.from_checkpoint(args.model, device=args.device)
+        model = RMCalculator.from_checkpoint(args.model, device=device, dtype=dtype)
     attempts = attempts_for(compositions, protocol, args.n)
+    out = Path(args.out)
+    if dist.world > 1 and dist.is_main and not args.resume:
+        out.unlink(missing_ok=True)
     results = search(
         model, attempts, protocol, seed=args.seed, element_volumes=meta.get("volume_fit") or None,
-        out=args.out, resume=args.resume, max_atoms_per_batch=args.max_atoms,
-        progress=not args.no_progress, engine=args.engine, optimizer=args.optimizer,
+        out=out, resume=args.resume, max_atoms_per_batch=args.max_atoms,
+        progress=not args.no_progress and dist.is_main, engine=args.engine, optimizer=args.optimizer,
+        shard=(dist.rank, dist.world),
     )
+    if dist.world > 1:
+        import torch.distributed
+
+        torch.distributed.barrier()
+        if not dist.is_main:
+            return 0
+        results = merge_parts(out, dist.world, keys.RM_ATTEMPT)
     converged = sum(bool(a.info["rm_converged"]) for a in results)
     print(f"{len(results)} structures ({converged} converged) written to {args.out}")
     return 0

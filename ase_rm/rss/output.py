@@ -42,3 +42,28 @@ def read_done(path: Path, key: str) -> dict[int, Atoms]:
             tmp.write_text("")
         os.replace(tmp, path)
     return {int(a.info[key]): a for a in good if key in a.info}
+
+
+def part_path(path: Path, rank: int, world: int) -> Path:
+    """The file rank ``rank`` of ``world`` appends to while generating into ``path``."""
+    return path.with_name(f"{path.stem}.rank{rank}-of-{world}{path.suffix}")
+
+
+def merge_parts(path: Path, world: int, key: str) -> list[Atoms]:
+    """Merge the ranks' part files (and what ``path`` held) into ``path``, sorted
+    by ``info[key]``; written atomically, then the part files are removed."""
+    frames = dict(read_done(path, key))
+    parts = [part_path(path, r, world) for r in range(world)]
+    for part in parts:
+        frames.update(read_done(part, key))
+    merged = [frames[k] for k in sorted(frames)]
+    tmp = path.with_name(path.name + ".merging")
+    tmp.unlink(missing_ok=True)
+    if merged:
+        append_frames(tmp, merged)
+    else:
+        tmp.write_text("")
+    os.replace(tmp, path)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return merged

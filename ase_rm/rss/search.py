@@ -29,7 +29,7 @@ from ..potential import Potential
 from ..relax import FireParams, RelaxOptions, iter_relax
 from ..structures import check_atoms
 from .composition import Composition, format_formula
-from .output import append_frames, read_done
+from .output import append_frames, part_path, read_done
 from .protocols import Protocol, Stage, StartSpec, random_start
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,7 @@ def search(
     progress: bool = False,
     engine: str = "batched",
     optimizer: str = "FIRE",
+    shard: tuple[int, int] = (0, 1),
 ) -> list[Atoms]:
     """Run attempts through the protocol's stages; results sorted by attempt.
 
@@ -219,10 +220,30 @@ def search(
         progress: a progress bar over attempts.
         engine: "batched" or "ase".
         optimizer: ASE optimizer name for the "ase" engine (FIRE, BFGS, LBFGS).
+        shard: ``(rank, world)``: make only every world-th attempt, from the
+            rank-th on, and append to ``out``'s part file for this rank
+            (:func:`ase_rm.rss.output.part_path`; merge with
+            :func:`ase_rm.rss.output.merge_parts`). Each attempt is seeded by
+            its own number, so the shards together give exactly the
+            single-process results.
+
+    Returns:
+        The results of this shard's attempts (all attempts when world is 1), in attempt order.
     """
+    rank, world = shard
+    if not 0 <= rank < world:
+        raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+    attempts = list(attempts)[rank::world]
     path = Path(out) if out is not None else None
-    done = read_done(path, keys.RM_ATTEMPT) if path is not None and resume else {}
-    if path is not None and not resume:
+    done: dict[int, Atoms] = {}
+    if path is not None and world > 1:
+        if resume:  # what an earlier merged run holds of this shard, then this rank's part
+            mine = {attempt.index for attempt in attempts}
+            done = {k: atoms for k, atoms in read_done(path, keys.RM_ATTEMPT).items() if k in mine}
+        path = part_path(path, rank, world)
+    if path is not None and resume:
+        done.update(read_done(path, keys.RM_ATTEMPT))
+    elif path is not None:
         path.unlink(missing_ok=True)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))
