@@ -19,6 +19,9 @@
 #   REFERENCE_LIMIT  QM7b molecules in the PoseBusters reference row (default 200; --quick: 4)
 #   THREADS          torch threads for every ase-rm call (default: torch's choice)
 #   ASE_RM           the ase-rm command (default: ase-rm; e.g. "python3 -m ase_rm.cli.main")
+#   PARTS            which steps to run (default "energies in ood"; e.g. PARTS=ood to run the
+#                    out-of-distribution part in another process)
+#   ATTEMPTS         attempts per formula (default 32; --quick: 2)
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -51,15 +54,17 @@ fi
 
 IN_FORMULAS=(C5O1N1 C4O1N2 C6O1)
 OOD_FORMULAS=(C5O2Cl1 C6O1N1 C6O1S1 C7Cl1 C7O1Cl1 C7O1N1 C6O1N1Cl1)
-ATTEMPTS=32
+DEFAULT_ATTEMPTS=32
 DEFAULT_REFERENCE_LIMIT=200
 if [ "$QUICK" -eq 1 ]; then
     IN_FORMULAS=(C5O1N1)
     OOD_FORMULAS=(C5O2Cl1)
-    ATTEMPTS=2
+    DEFAULT_ATTEMPTS=2
     DEFAULT_REFERENCE_LIMIT=4
 fi
 REFERENCE_LIMIT="${REFERENCE_LIMIT:-$DEFAULT_REFERENCE_LIMIT}"
+ATTEMPTS="${ATTEMPTS:-$DEFAULT_ATTEMPTS}"
+PARTS="${PARTS:-energies in ood}"
 read -r -a ASE_RM <<< "${ASE_RM:-ase-rm}"
 if [ -n "${THREADS:-}" ]; then
     ASE_RM+=(--threads "$THREADS")
@@ -80,10 +85,13 @@ composition_args() {
 mkdir -p "$OUTDIR"
 
 # (a) Fig. 1 on the held-out molecules
-run "${ASE_RM[@]}" evaluate energies "$MODEL" "$DATA" --heldout --out "$OUTDIR/energies"
+if [[ " $PARTS " == *" energies "* ]]; then
+    run "${ASE_RM[@]}" evaluate energies "$MODEL" "$DATA" --heldout --out "$OUTDIR/energies"
+fi
 
 # (b) generation, (c) evaluation: in-distribution, then out-of-distribution
 for part in in ood; do
+    if [[ " $PARTS " != *" $part "* ]]; then continue; fi
     if [ "$part" = in ]; then formulas=("${IN_FORMULAS[@]}"); else formulas=("${OOD_FORMULAS[@]}"); fi
     mapfile -t compositions < <(composition_args "${formulas[@]}")
     run "${ASE_RM[@]}" generate "$MODEL" "${compositions[@]}" --enumerate-h --n "$ATTEMPTS" \
