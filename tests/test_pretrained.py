@@ -13,7 +13,7 @@ def test_diamond_ships_and_describes_itself() -> None:
     assert "diamond" in shipped_names()
     data = read_checkpoint("diamond")
     summary = data["training_summary"]
-    assert data["species"] == [6] and summary["epochs_planned"] == 400
+    assert data["species"] == [6] and summary["epochs_planned"] == 40
     assert summary["epochs_done"] == summary["best_epoch"] + 1  # the best EMA model, saved when it was best
     assert "(3, 3, 1)" in summary["training_cell"]
 
