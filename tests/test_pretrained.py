@@ -31,3 +31,47 @@ def test_diamond_minimum_is_the_training_density() -> None:
     atoms.calc = calc
     assert np.abs(atoms.get_stress()).max() < 0.02  # near the stress-free training cell
     assert energies[4.41] == pytest.approx(atoms.get_potential_energy() / 8, abs=1e-3)
+
+
+def test_qm7b_ships_and_its_minima_lie_near_real_molecules() -> None:
+    """The qm7b model (experiments/qm7b/train.toml): relaxing rattled QM7b-like
+    molecules on E~ returns close to their real geometry."""
+    from ase.build import molecule
+
+    from ase_rm.checkpoint import load_potential
+    from ase_rm.relax import relax
+
+    assert "qm7b" in shipped_names()
+    data = read_checkpoint("qm7b")
+    summary = data["training_summary"]
+    assert data["species"] == [1, 6, 7, 8, 16, 17] and summary["n_valid_structures"] == 721
+    assert summary["epochs_done"] == summary["best_epoch"] + 1
+    potential, _ = load_potential("qm7b")
+    assert sum(p.numel() for p in potential.parameters()) == 16490
+    names = ("CH4", "C2H6", "CH3OH", "CH3CH2OH", "C6H6", "CH3CONH2", "CH3CN")  # organic, QM7b-like
+    refs, starts = [], []
+    for name in names:
+        ref = molecule(name)
+        start = ref.copy()
+        start.rattle(0.05, rng=np.random.default_rng(0))
+        refs.append(ref)
+        starts.append(start)
+    for name, ref, out in zip(names, refs, relax(potential, starts, fmax=1e-3, steps=1000), strict=True):
+        assert out.info["rm_converged"], name
+        assert np.abs(out.get_all_distances() - ref.get_all_distances()).max() < 0.3, name
+
+
+def test_mp20_ships_with_a_volume_fit_and_a_sensible_metal() -> None:
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+
+    assert "mp20" in shipped_names()
+    data = read_checkpoint("mp20")
+    assert data["species"] == list(range(1, 95)) and len(data["volume_fit"]) >= 80
+    assert data["training_summary"]["n_train_structures"] == 15455
+    calc = RMCalculator.from_checkpoint("mp20")
+    atoms = bulk("Cu", "fcc", a=3.61)
+    atoms.calc = calc
+    assert np.isfinite(atoms.get_stress()).all()
+    FIRE(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=500)
+    assert abs(atoms.get_volume() / 11.76 - 1) < 0.05  # fcc Cu stays near its real density
