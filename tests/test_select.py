@@ -11,7 +11,7 @@ from ase.build import molecule
 from ase_rm import keys
 from ase_rm.cli.main import main
 from ase_rm.errors import RMError
-from ase_rm.rss.select import select_lowest
+from ase_rm.rss.select import select_first, select_lowest
 
 
 def frames() -> list:
@@ -45,3 +45,13 @@ def test_cli_select(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kept = ase.io.read(tmp_path / "best.extxyz", ":")
     assert [a.info[keys.RM_ATTEMPT] for a in kept] == [2, 4]
     assert "kept 2 of 6 structures (2 groups" in capsys.readouterr().out
+
+
+def test_select_first_takes_the_lowest_attempt_numbers_per_composition(tmp_path: Path) -> None:
+    shuffled = frames()[::-1]  # file order is finishing order, not attempt order
+    assert [a.info[keys.RM_ATTEMPT] for a in select_first(shuffled, 2)] == [5, 4, 1, 0]
+    ase.io.write(tmp_path / "gen.extxyz", shuffled, format="extxyz")
+    assert main(["select", str(tmp_path / "gen.extxyz"), str(tmp_path / "first.extxyz"), "--first", "1"]) == 0
+    assert [a.info[keys.RM_ATTEMPT] for a in ase.io.read(tmp_path / "first.extxyz", ":")] == [4, 0]
+    with pytest.raises(RMError, match="rm_attempt"):
+        select_first([molecule("CH4")], 1)

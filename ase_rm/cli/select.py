@@ -7,12 +7,16 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "select", help="keep the K lowest-E~ structures of each composition (converged first)",
+        "select", help="keep the K lowest-E~ (or first K) structures of each composition",
         description="Keep the K lowest-E~ (per atom) structures of each composition of an "
-                    "`ase-rm generate` output, converged ones first; the rest are dropped.")
+                    "`ase-rm generate` output, converged ones first (--lowest), or its K "
+                    "lowest-numbered attempts (--first); the rest are dropped.")
     p.add_argument("input", help="generated structures (extxyz with rm_energy)")
     p.add_argument("output", help="output extxyz")
-    p.add_argument("--lowest", type=int, required=True, metavar="K", help="structures kept per composition")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--lowest", type=int, metavar="K", help="keep the K lowest-E~ per composition")
+    how.add_argument("--first", type=int, metavar="K",
+                     help="keep the K lowest-numbered attempts per composition (E~ not looked at)")
     p.add_argument("--group-by", default="rm_formula", help="atoms.info key of the groups (default rm_formula)")
     p.set_defaults(func=run)
 
@@ -21,14 +25,15 @@ def run(args: argparse.Namespace) -> int:
     import ase.io
 
     from .. import keys
-    from ..rss.select import select_lowest
+    from ..rss.select import select_first, select_lowest
     from ..structures import read_structures
 
     frames = read_structures(args.input)
-    kept = select_lowest(frames, args.lowest, args.group_by)
+    k = args.lowest if args.lowest is not None else args.first
+    kept = (select_lowest if args.lowest is not None else select_first)(frames, k, args.group_by)
     ase.io.write(args.output, kept, format="extxyz")
     n_conv = sum(bool(a.info.get(keys.RM_CONVERGED, False)) for a in kept)
     n_groups = len({str(a.info.get(args.group_by, a.get_chemical_formula())) for a in frames})
-    print(f"kept {len(kept)} of {len(frames)} structures ({n_groups} groups, at most {args.lowest} each; "
+    print(f"kept {len(kept)} of {len(frames)} structures ({n_groups} groups, at most {k} each; "
           f"{n_conv} kept are converged) -> {args.output}")
     return 0

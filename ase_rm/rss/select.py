@@ -48,3 +48,18 @@ def select_lowest(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORM
                                                 _energy(frames[i]), i))
         keep.update(ranked[:k])
     return [frames[i] for i in sorted(keep)]
+
+
+def select_first(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMULA) -> list[Atoms]:
+    """The ``k`` lowest-numbered attempts (``rm_attempt``) of each group: a plain
+    ``k``-attempt run's worth taken from a larger one, without looking at E~."""
+    if k < 1:
+        raise RMError(f"k must be >= 1, got {k}")
+    groups: dict[str, list[int]] = {}
+    for i, atoms in enumerate(frames):
+        if keys.RM_ATTEMPT not in atoms.info:
+            raise RMError(f"a structure has no {keys.RM_ATTEMPT!r} in atoms.info (not an ase-rm generate output?)")
+        groups.setdefault(str(atoms.info.get(group_key, atoms.get_chemical_formula())), []).append(i)
+    keep = {i for members in groups.values()
+            for i in sorted(members, key=lambda i: int(frames[i].info[keys.RM_ATTEMPT]))[:k]}
+    return [frames[i] for i in sorted(keep)]
