@@ -222,14 +222,14 @@ def plot_hull(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], a: s
     palette = colormaps["tab20"]
     colour = {mid: palette(k % 20) for k, mid in enumerate(known_ids)}
     plain = [r for r in placed if r["source"] == "generated" and r["in_hull"] and not r["known_match"]]
-    ax.scatter([r["x"] for r in plain], [r["formation_energy_per_atom"] for r in plain], s=9, c="0.65",
+    ax.scatter([r["x"] for r in plain], [r["formation_energy_per_atom"] for r in plain], s=9, color="0.65",
                edgecolors="none", label=f"generated ({len(plain)})")
     matched = [r for r in placed if r["source"] == "generated" and r["in_hull"] and r["known_match"]]
     for mid in known_ids:
         pts = [r for r in matched if mid in r["known_match"].split(";")]
         if pts:
             ax.scatter([r["x"] for r in pts], [r["formation_energy_per_atom"] for r in pts], s=30,
-                       c=colour[mid], edgecolors="k", linewidths=0.4, label=f"generated = {mid} ({len(pts)})")
+                       color=colour[mid], edgecolors="k", linewidths=0.4, label=f"generated = {mid} ({len(pts)})")
     stacked: dict[float, int] = {}  # labels of known structures at the same x go one under another
     for r in sorted((r for r in placed if r["source"] == "known"), key=lambda r: -r["formation_energy_per_atom"]):
         ax.scatter([r["x"]], [r["formation_energy_per_atom"]], s=70, marker="D", facecolors="none",
