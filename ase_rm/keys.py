@@ -46,13 +46,13 @@ RM_FORMULA = "rm_formula"
 """str: the composition a generated structure was asked for."""
 
 RM_STAGE_CONVERGED = "rm_stage_converged"
+"""str: per-stage convergence of a generated structure, one letter per stage, C or N (e.g. "NC");
+F where the stage could not run (see RM_ERROR)."""
 
 RM_ERROR = "rm_error"
 """str: why a generation stage could not run on an attempt (e.g. two atoms fell onto each other
 in the stage before); the attempt keeps its last geometry and energy, counts as not converged,
 skips the later stages and has "F" for that stage in rm_stage_converged."""
-"""str: per-stage convergence of a generated structure, one letter per stage, C or N (e.g. "NC");
-F where the stage could not run (see RM_ERROR)."""
 
 # --- results of Potential.forward --------------------------------------------
 ENERGY = "energy"

@@ -24,6 +24,16 @@ def append_frames(path: Path, frames: Sequence[Atoms]) -> None:
         os.close(fd)
 
 
+def _rewrite(path: Path, frames: Sequence[Atoms], tmp: Path) -> None:
+    """Replace ``path`` by exactly ``frames``, atomically (written to ``tmp`` first)."""
+    tmp.unlink(missing_ok=True)
+    if frames:
+        append_frames(tmp, frames)
+    else:
+        tmp.write_text("")
+    os.replace(tmp, path)
+
+
 def read_done(path: Path, key: str) -> dict[int, Atoms]:
     """Frames already in ``path`` by their ``info[key]``; a torn last frame
     (a kill during a write) is dropped and the file rewritten without it."""
@@ -34,13 +44,7 @@ def read_done(path: Path, key: str) -> dict[int, Atoms]:
         for atoms in ase.io.iread(path, index=":", format="extxyz"):
             good.append(atoms)
     except Exception:  # a torn frame at the end: keep what parsed
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.unlink(missing_ok=True)
-        if good:
-            append_frames(tmp, good)
-        else:
-            tmp.write_text("")
-        os.replace(tmp, path)
+        _rewrite(path, good, path.with_suffix(path.suffix + ".tmp"))
     return {int(a.info[key]): a for a in good if key in a.info}
 
 
@@ -52,18 +56,12 @@ def part_path(path: Path, rank: int, world: int) -> Path:
 def merge_parts(path: Path, world: int, key: str) -> list[Atoms]:
     """Merge the ranks' part files (and what ``path`` held) into ``path``, sorted
     by ``info[key]``; written atomically, then the part files are removed."""
-    frames = dict(read_done(path, key))
+    frames = read_done(path, key)
     parts = [part_path(path, r, world) for r in range(world)]
     for part in parts:
         frames.update(read_done(part, key))
     merged = [frames[k] for k in sorted(frames)]
-    tmp = path.with_name(path.name + ".merging")
-    tmp.unlink(missing_ok=True)
-    if merged:
-        append_frames(tmp, merged)
-    else:
-        tmp.write_text("")
-    os.replace(tmp, path)
+    _rewrite(path, merged, path.with_name(path.name + ".merging"))
     for part in parts:
         part.unlink(missing_ok=True)
     return merged
