@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import ase.io
 
     from .. import keys
-    from ..rss.select import select_first, select_lowest
+    from ..rss.select import group_of, select_first, select_lowest
     from ..structures import read_structures
 
     frames = read_structures(args.input)
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     kept = (select_lowest if args.lowest is not None else select_first)(frames, k, args.group_by)
     ase.io.write(args.output, kept, format="extxyz")
     n_conv = sum(bool(a.info.get(keys.RM_CONVERGED, False)) for a in kept)
-    n_groups = len({str(a.info.get(args.group_by, a.get_chemical_formula())) for a in frames})
+    n_groups = len({group_of(a, args.group_by) for a in frames})
     print(f"kept {len(kept)} of {len(frames)} structures ({n_groups} groups, at most {k} each; "
           f"{n_conv} kept are converged) -> {args.output}")
     return 0

@@ -25,6 +25,21 @@ def _energy(atoms: Atoms) -> float:
     return math.inf if math.isnan(value) else value / len(atoms)
 
 
+def group_of(atoms: Atoms, group_key: str = keys.RM_FORMULA) -> str:
+    """The group of a frame: ``info[group_key]``, else its chemical formula."""
+    return str(atoms.info.get(group_key, atoms.get_chemical_formula()))
+
+
+def _groups(frames: Sequence[Atoms], k: int, group_key: str) -> list[list[int]]:
+    """Frame indices by group, in input order (checks ``k``)."""
+    if k < 1:
+        raise RMError(f"k must be >= 1, got {k}")
+    groups: dict[str, list[int]] = {}
+    for i, atoms in enumerate(frames):
+        groups.setdefault(group_of(atoms, group_key), []).append(i)
+    return list(groups.values())
+
+
 def select_lowest(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMULA) -> list[Atoms]:
     """The ``k`` lowest-E~ (per atom) frames of each group, converged frames first.
 
@@ -37,13 +52,8 @@ def select_lowest(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORM
     Returns:
         The kept frames in their input order.
     """
-    if k < 1:
-        raise RMError(f"k must be >= 1, got {k}")
-    groups: dict[str, list[int]] = {}
-    for i, atoms in enumerate(frames):
-        groups.setdefault(str(atoms.info.get(group_key, atoms.get_chemical_formula())), []).append(i)
     keep: set[int] = set()
-    for members in groups.values():
+    for members in _groups(frames, k, group_key):
         ranked = sorted(members, key=lambda i: (not bool(frames[i].info.get(keys.RM_CONVERGED, False)),
                                                 _energy(frames[i]), i))
         keep.update(ranked[:k])
@@ -53,13 +63,8 @@ def select_lowest(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORM
 def select_first(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMULA) -> list[Atoms]:
     """The ``k`` lowest-numbered attempts (``rm_attempt``) of each group: a plain
     ``k``-attempt run's worth taken from a larger one, without looking at E~."""
-    if k < 1:
-        raise RMError(f"k must be >= 1, got {k}")
-    groups: dict[str, list[int]] = {}
-    for i, atoms in enumerate(frames):
-        if keys.RM_ATTEMPT not in atoms.info:
-            raise RMError(f"a structure has no {keys.RM_ATTEMPT!r} in atoms.info (not an ase-rm generate output?)")
-        groups.setdefault(str(atoms.info.get(group_key, atoms.get_chemical_formula())), []).append(i)
-    keep = {i for members in groups.values()
+    if any(keys.RM_ATTEMPT not in atoms.info for atoms in frames):
+        raise RMError(f"a structure has no {keys.RM_ATTEMPT!r} in atoms.info (not an ase-rm generate output?)")
+    keep = {i for members in _groups(frames, k, group_key)
             for i in sorted(members, key=lambda i: int(frames[i].info[keys.RM_ATTEMPT]))[:k]}
     return [frames[i] for i in sorted(keep)]

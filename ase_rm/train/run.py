@@ -106,15 +106,14 @@ def train(
         train_set, valid_set = split_by_structure(train_set, config.valid_fraction, config.seed)
     else:
         valid_set = structures_from(valid_structures)
-        if valid_limit is not None and len(valid_set) > valid_limit:  # seeded subset, checked below
-            valid_set = _subset(valid_set, valid_limit, config.seed)
+    if valid_limit is not None and len(valid_set) > valid_limit:  # before the checks: big files stay cheap
+        valid_set = _subset(valid_set, valid_limit, config.seed)
+    if valid_structures is not None:  # a split-off set was checked with the training set
         for k, atoms in enumerate(valid_set):
             check_atoms(atoms, model.species, label=f"validation structure {k}")
     periodic = {bool(a.pbc.all()) for a in train_set}
     if noise.kind == "crystal" and periodic != {True}:
         raise RMError("the crystal noise recipe needs 3-D periodic structures")
-    if valid_limit is not None and len(valid_set) > valid_limit:
-        valid_set = _subset(valid_set, valid_limit, config.seed)
     log.info("training on %d structures, validating on %d", len(train_set), len(valid_set))
     trainer = Trainer(out, train_set, valid_set, model, noise, config, device, name, progress, extra_summary)
     return trainer.run(resume=resume)
