@@ -7,7 +7,6 @@ the pseudo-phonon check (lowest frequency in THz, stable or not).
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from ase_rm.keys import RM_CONVERGED
 
 from .analysis import SYMPREC, energy_of, find_duplicates, pseudo_hull, spacegroup
 from .convert import to_pymatgen
+from .tables import format_text, write_rows
 
 PhononCheck = Callable[[Atoms], tuple[float, bool | None]]
 """Given a crystal, its lowest pseudo-phonon frequency (THz, negative = imaginary) and whether it is
@@ -75,16 +75,6 @@ def _base_row(k: int, atoms: Atoms, obj: Any, symprec: float) -> dict[str, Any]:
     }
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
 def present_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The columns any row has, in :data:`COLUMNS` order."""
     return [c for c in COLUMNS if any(c in r for r in rows)]
@@ -92,17 +82,9 @@ def present_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of the rows (missing values shown as '-')."""
-    columns = present_columns(rows)
-    cells = [columns, *[[_cell(r.get(c)) for c in columns] for r in rows]]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)) for line in cells)
+    return format_text(rows, present_columns(rows))
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
     """The rows as CSV (empty cells for missing values)."""
-    columns = present_columns(rows)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: "" if row.get(c) is None else row[c] for c in columns})
+    write_rows(rows, present_columns(rows), path)
