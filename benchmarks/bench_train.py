@@ -1,22 +1,31 @@
 """Training throughput and inference cost of the QM7b preset on noisy QM7b frames.
 
-    python benchmarks/bench_train.py --data ../shared/data/qm7b.extxyz.gz
+    python benchmarks/bench_train.py --data ../shared/data/qm7b.extxyz.gz [--ddp 2]
 
 Prints a markdown table: frames/s and atoms/s of complete training steps (fresh
 noise, neighbour lists, forward, forces, backward, Adam, EMA) per batch size,
 the ratio to the published implementation's 82.8 frames/s at batch 20 on the
 same kind of machine, and the forward+force cost per atom for inference.
+
+``--ddp N`` then times the same steps again, in the same run, as the
+distributed trainer takes them (torchrun, N gloo ranks of one thread each,
+every rank takes every N-th frame of each global batch, DistributedDataParallel
+averages the gradients): the batch sizes are global, as in ``ase-rm train``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 
 import torch
 
 from ase_rm import MODEL_PRESETS, NOISE_PRESETS, Denoiser, Potential, read_structures
 from ase_rm.data import NoisyDataset
+from ase_rm.train.distributed import Dist
 from ase_rm.train.ema import EMA
 from ase_rm.train.loss import batch_loss
 
@@ -24,27 +33,34 @@ PUBLISHED_FRAMES_PER_S = 82.8
 PUBLISHED_ATOMS_PER_S = 1269.0
 
 
-def train_throughput(ds: NoisyDataset, batch_size: int, n_frames: int) -> tuple[float, float]:
+def train_throughput(ds: NoisyDataset, batch_size: int, n_frames: int, dist: Dist | None = None) -> tuple[float, float]:
+    """Frames/s and atoms/s of whole training steps (global counts under ``dist``)."""
+    dist = dist or Dist()
     model = Denoiser(MODEL_PRESETS["qm7b"], torch.Generator().manual_seed(0))
     potential, ema = Potential(model), EMA(model, 0.99)
+    trained = dist.wrap(potential)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
     frames = atoms = 0
     start = None
-    for step, batch in enumerate(ds.batches(0, batch_size, model.cutoff)):
+    for step, batch in enumerate(ds.batches(0, batch_size, model.cutoff, shard=(dist.rank, dist.world))):
         if step == 2:  # two warm-up steps
-            start, frames, atoms = time.perf_counter(), 0, 0
+            start, frames, atoms, timed = time.perf_counter(), 0, 0, 0
         opt.zero_grad(set_to_none=True)
-        loss, _ = batch_loss(potential, batch, 1e4, 0.0, True)
+        counts = dist.global_counts(batch) if dist.world > 1 else None
+        loss, _ = batch_loss(trained, batch, 1e4, 0.0, True, counts)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
         ema.update(model)
         frames += batch.n_frames
         atoms += int(batch.graph.n_atoms.sum())
-        if start is not None and frames >= n_frames:
-            break
+        if start is not None:
+            timed += batch_size  # the same count on every rank: all stop at the same step
+            if timed >= n_frames:
+                break
     wall = time.perf_counter() - start  # type: ignore[operator]
-    return frames / wall, atoms / wall
+    total = dist.all_reduce({"frames": frames, "atoms": atoms}, keys=("frames", "atoms"))
+    return total["frames"] / wall, total["atoms"] / wall
 
 
 def inference_cost(ds: NoisyDataset, batch_size: int = 100, repeats: int = 5) -> float:
@@ -59,22 +75,44 @@ def inference_cost(ds: NoisyDataset, batch_size: int = 100, repeats: int = 5) ->
     return (time.perf_counter() - start) / repeats / int(batch.graph.n_atoms.sum()) * 1e6
 
 
+def ddp_rows(args: argparse.Namespace) -> None:
+    """Run this script under torchrun with ``args.ddp`` one-thread gloo ranks."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.ddp}",
+           __file__, "--rank-worker", "--data", args.data, "--molecules", str(args.molecules),
+           "--frames", str(args.frames), "--batch-sizes", args.batch_sizes]
+    subprocess.run(cmd, env=env, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/qm7b.extxyz.gz")
     parser.add_argument("--molecules", type=int, default=2000, help="how many QM7b molecules to noise")
     parser.add_argument("--frames", type=int, default=1500, help="frames timed per batch size")
     parser.add_argument("--batch-sizes", default="20,50,100,200")
+    parser.add_argument("--ddp", type=int, default=0, help="also time N one-thread DDP ranks (torchrun, gloo)")
+    parser.add_argument("--rank-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    dist = Dist.from_env() if args.rank_worker else Dist()
+    if args.rank_worker:
+        torch.set_num_threads(1)
     mols = read_structures(args.data, index=f":{args.molecules}")
     ds = NoisyDataset(mols, NOISE_PRESETS["molecule"], seed=0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(mols)} molecules, "
-          f"{sum(len(m) for m in mols) / len(mols):.1f} atoms/molecule")
-    print("| batch | frames/s | atoms/s | vs published (82.8 frames/s) |")
-    print("|---|---|---|---|")
+    threads = torch.get_num_threads()
+    label = f"DDP {dist.world} ranks x 1 thread" if args.rank_worker else f"1 process, {threads} threads"
+    if not args.rank_worker:
+        print(f"torch {torch.__version__}, {len(mols)} molecules, "
+              f"{sum(len(m) for m in mols) / len(mols):.1f} atoms/molecule")
+        print("| engine | batch (global) | frames/s | atoms/s | vs published (82.8 frames/s) |")
+        print("|---|---|---|---|---|")
     for bs in (int(x) for x in args.batch_sizes.split(",")):
-        fps, aps = train_throughput(ds, bs, args.frames)
-        print(f"| {bs} | {fps:.1f} | {aps:.0f} | {fps / PUBLISHED_FRAMES_PER_S:.2f}x |")
+        fps, aps = train_throughput(ds, bs, args.frames, dist)
+        if dist.is_main:
+            print(f"| {label} | {bs} | {fps:.1f} | {aps:.0f} | {fps / PUBLISHED_FRAMES_PER_S:.2f}x |", flush=True)
+    if args.rank_worker:
+        return
+    if args.ddp:
+        ddp_rows(args)
     print(f"\ninference (forward + forces, batch of 100 molecules): {inference_cost(ds):.1f} us/atom")
 
 
