@@ -190,6 +190,9 @@ class TrainConfig(Config):
             the noisy frames (a different subset every epoch); shorter epochs
             give finer-grained validation, scheduling and checkpoints on big
             sets.
+        compile: train through the torch.compile'd edge-gradient path of
+            :class:`ase_rm.potential.Potential` (same numbers to round-off,
+            about 1.8x faster steps on CPU after a one-off compile of minutes).
     """
 
     epochs: int = 100
@@ -209,6 +212,7 @@ class TrainConfig(Config):
     checkpoint_every: int = 200
     restarts: int = 1
     epoch_fraction: float = 1.0
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

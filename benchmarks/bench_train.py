@@ -33,11 +33,13 @@ PUBLISHED_FRAMES_PER_S = 82.8
 PUBLISHED_ATOMS_PER_S = 1269.0
 
 
-def train_throughput(ds: NoisyDataset, batch_size: int, n_frames: int, dist: Dist | None = None) -> tuple[float, float]:
-    """Frames/s and atoms/s of whole training steps (global counts under ``dist``)."""
+def train_throughput(ds: NoisyDataset, batch_size: int, n_frames: int, dist: Dist | None = None,
+                     compiled: bool = False) -> tuple[float, float]:
+    """Frames/s and atoms/s of whole training steps (global counts under ``dist``);
+    the first steps (where a compiled path compiles) are not timed."""
     dist = dist or Dist()
     model = Denoiser(MODEL_PRESETS["qm7b"], torch.Generator().manual_seed(0))
-    potential, ema = Potential(model), EMA(model, 0.99)
+    potential, ema = Potential(model, compiled=compiled), EMA(model, 0.99)
     trained = dist.wrap(potential)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
     frames = atoms = 0
@@ -63,11 +65,12 @@ def train_throughput(ds: NoisyDataset, batch_size: int, n_frames: int, dist: Dis
     return total["frames"] / wall, total["atoms"] / wall
 
 
-def inference_cost(ds: NoisyDataset, batch_size: int = 100, repeats: int = 5) -> float:
+def inference_cost(ds: NoisyDataset, batch_size: int = 100, repeats: int = 5, compiled: bool = False) -> float:
     """Microseconds per atom for forward + forces (no neighbour list)."""
     model = Denoiser(MODEL_PRESETS["qm7b"], torch.Generator().manual_seed(0)).eval()
-    potential = Potential(model)
+    potential = Potential(model, compiled=compiled)
     batch = next(iter(ds.batches(0, batch_size, model.cutoff)))
+    potential(batch.graph)
     potential(batch.graph)
     start = time.perf_counter()
     for _ in range(repeats):
@@ -81,6 +84,8 @@ def ddp_rows(args: argparse.Namespace) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.ddp}",
            __file__, "--rank-worker", "--data", args.data, "--molecules", str(args.molecules),
            "--frames", str(args.frames), "--batch-sizes", args.batch_sizes]
+    if args.compile:
+        cmd.append("--compile")
     subprocess.run(cmd, env=env, check=True)
 
 
@@ -91,6 +96,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1500, help="frames timed per batch size")
     parser.add_argument("--batch-sizes", default="20,50,100,200")
     parser.add_argument("--ddp", type=int, default=0, help="also time N one-thread DDP ranks (torchrun, gloo)")
+    parser.add_argument("--compile", action="store_true", help="also time the compiled path (Potential(compiled=True))")
     parser.add_argument("--rank-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     dist = Dist.from_env() if args.rank_worker else Dist()
@@ -105,15 +111,20 @@ def main() -> None:
               f"{sum(len(m) for m in mols) / len(mols):.1f} atoms/molecule")
         print("| engine | batch (global) | frames/s | atoms/s | vs published (82.8 frames/s) |")
         print("|---|---|---|---|---|")
-    for bs in (int(x) for x in args.batch_sizes.split(",")):
-        fps, aps = train_throughput(ds, bs, args.frames, dist)
-        if dist.is_main:
-            print(f"| {label} | {bs} | {fps:.1f} | {aps:.0f} | {fps / PUBLISHED_FRAMES_PER_S:.2f}x |", flush=True)
+    variants = [False, True] if args.compile else [False]
+    for compiled in variants:
+        for bs in (int(x) for x in args.batch_sizes.split(",")):
+            fps, aps = train_throughput(ds, bs, args.frames, dist, compiled)
+            if dist.is_main:
+                name = f"{label}, compiled" if compiled else label
+                print(f"| {name} | {bs} | {fps:.1f} | {aps:.0f} | {fps / PUBLISHED_FRAMES_PER_S:.2f}x |", flush=True)
     if args.rank_worker:
         return
     if args.ddp:
         ddp_rows(args)
-    print(f"\ninference (forward + forces, batch of 100 molecules): {inference_cost(ds):.1f} us/atom")
+    for compiled in variants:
+        print(f"\ninference (forward + forces, batch of 100 molecules{', compiled' if compiled else ''}): "
+              f"{inference_cost(ds, compiled=compiled):.1f} us/atom")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="model precision (float64: bit-for-bit reproducible across batch layouts)")
+    p.add_argument("--compile", action="store_true",
+                   help="batched engine through torch.compile (about 1.6x faster steps; the first run on a "
+                        "machine spends minutes compiling, later runs about 20 s)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import keys
     from ..calculator import RMCalculator
     from ..checkpoint import load_potential
+    from ..potential import Potential
     from ..rss import attempts_for, expand_compositions, get_protocol, search
     from ..rss.output import merge_parts
     from ..train.distributed import Dist
@@ -78,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
     dtype = getattr(torch, args.dtype)
     potential, meta = load_potential(args.model, device=device, dtype=dtype)
+    if args.compile:
+        if args.engine == "ase":
+            raise ConfigError("--compile applies to the batched engine, not --engine ase")
+        potential = Potential(potential.model, compiled=True).eval()
     model: object = potential
     if args.engine == "ase":
         model = RMCalculator.from_checkpoint(args.model, device=device, dtype=dtype)

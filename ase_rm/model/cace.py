@@ -132,14 +132,33 @@ class Denoiser(nn.Module):
             senders: (n_edges,) atom j of each edge.
             numbers: (n_atoms,) atomic numbers.
         """
-        n_atoms = numbers.shape[0]
+        return self.energies(vectors, *self.layout(receivers, senders, numbers))
+
+    def layout(
+        self, receivers: torch.Tensor, senders: torch.Tensor, numbers: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """The data-dependent bookkeeping of a graph, apart from the arithmetic:
+        (species of each atom, species of each edge's sender, padded slot of each
+        edge, degree). Raises UnknownElementError for an element the model lacks.
+        """
         species = self.species_of(numbers)
+        slots, degree = _slots(receivers, numbers.shape[0])
+        return species, species.index_select(0, senders), slots, degree
+
+    def energies(
+        self, vectors: torch.Tensor, species: torch.Tensor, sender_species: torch.Tensor,
+        slots: torch.Tensor, degree: int,
+    ) -> torch.Tensor:
+        """Atomic energies from edge vectors and a :meth:`layout`; pure tensor
+        arithmetic without data-dependent control flow (torch.compile traces it
+        whole)."""
+        n_atoms = species.shape[0]
         r = torch.linalg.vector_norm(vectors, dim=-1)
         radial = self.radial(r) * self.cutoff_fn(r)[:, None]  # (E, nb)
         ang = self.angular(vectors / r[:, None])  # (E, M)
-        emb_s = self.sender_embedding[species[senders]]  # (E, ne)
+        emb_s = self.sender_embedding.index_select(0, sender_species)  # (E, ne)
         edge = (emb_s[:, :, None] * radial[:, None, :]).flatten(1)  # (E, ne nb)
-        a = _neighbour_sum(ang, edge, receivers, n_atoms)  # (N, M, ne nb)
+        a = _neighbour_sum(ang, edge, slots, n_atoms, degree)  # (N, M, ne nb)
         n_emb, n_mono, nb = emb_s.shape[1], ang.shape[1], radial.shape[1]
         a = a.view(n_atoms, n_mono, n_emb, nb).permute(1, 2, 0, 3).contiguous()
         mixed = self._mix(a)  # (M, a, N, b, n')
@@ -173,14 +192,14 @@ class Denoiser(nn.Module):
 
 
 def _neighbour_sum(
-    ang: torch.Tensor, edge: torch.Tensor, receivers: torch.Tensor, n_atoms: int
+    ang: torch.Tensor, edge: torch.Tensor, slots: torch.Tensor, n_atoms: int, degree: int
 ) -> torch.Tensor:
     """sum over the edges of atom i of ang[e, m] edge[e, f]: (N, M, F).
 
-    The edges are laid out per receiver, padded with zeros to the largest
-    degree, so that the sum of outer products is one batched matmul.
+    The edges are laid out per receiver (``slots``, see :func:`_slots`), padded
+    with zeros to the largest degree, so that the sum of outer products is one
+    batched matmul.
     """
-    slots, degree = _slots(receivers, n_atoms)
 
     def padded(x: torch.Tensor) -> torch.Tensor:
         out = x.new_zeros(n_atoms * degree, x.shape[1]).index_copy(0, slots, x)

@@ -96,7 +96,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(train.seed)
         # a plugin network is typed as the Denoiser whose calling convention it shares
         self.model = cast(Denoiser, build_model(model, gen)).to(self.device, self.dtype)
-        self.potential = Potential(self.model)
+        self.potential = Potential(self.model, compiled=train.compile)
         self.trained = self.dist.wrap(self.potential)
         self.ema = EMA(self.model, train.ema_decay)
         self.history: list[dict[str, Any]] = []
@@ -281,7 +281,7 @@ class Trainer:
 
     def _load_state(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["configs"] != self._configs():
+        if _comparable(state["configs"]) != _comparable(self._configs()):
             from ..errors import ConfigError
 
             raise ConfigError(f"{path} was written by a run with other configs; refusing to resume it")
@@ -300,3 +300,13 @@ class Trainer:
             tmp = self.run_dir / "metrics.jsonl.tmp"
             tmp.write_text(lines)
             os.replace(tmp, self.run_dir / "metrics.jsonl")
+
+
+SPEED_ONLY_KEYS = ("compile",)
+"""TrainConfig fields that change how fast a step runs, not what it computes:
+a run may resume with them changed (and from states written before they existed)."""
+
+
+def _comparable(configs: dict[str, Any]) -> dict[str, Any]:
+    train = {k: v for k, v in configs.get("train", {}).items() if k not in SPEED_ONLY_KEYS}
+    return {**configs, "train": train}
