@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import torch
 
-from ase_rm import MODEL_PRESETS, Denoiser, RMCalculator
+from ase_rm import MODEL_PRESETS, Denoiser, Potential, RMCalculator
 from ase_rm.checkpoint import atomic_save, load_potential, make_checkpoint
 from ase_rm.rss import PROTOCOLS, attempts_for, expand_compositions, search
 
@@ -63,17 +63,19 @@ def model_files(name: str, path: str | None, tmp: str, data: str | None) -> str:
 
 
 def sharded_rate(ckpt: str, formula: str, protocol_name: str, n: int, shards: int, max_atoms: int,
-                 tmp: str) -> tuple[float, int]:
+                 tmp: str, compiled: bool = False) -> tuple[float, int]:
     """Structures/s of ``ase-rm generate`` under torchrun with one-thread ranks."""
     from ase.io import read
 
-    out = f"{tmp}/sharded_{protocol_name}.extxyz"
+    out = f"{tmp}/sharded_{protocol_name}{'_compiled' if compiled else ''}.extxyz"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={shards}",
            "-m", "ase_rm.cli.main", "--threads", "1", "generate", ckpt, "-c", formula,
            "--attempts", str(n), "--protocol", protocol_name, "--seed", "0", "--out", out,
            "--max-atoms", str(max_atoms), "--no-progress"]
     if protocol_name == "crystal":
         cmd += ["--volume-per-atom", "12"]
+    if compiled:
+        cmd.append("--compile")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
     t0 = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -83,7 +85,7 @@ def sharded_rate(ckpt: str, formula: str, protocol_name: str, n: int, shards: in
 
 
 def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched: int, n_ase: int,
-             batch_atoms: list[int], shards: int = 0, tmp: str = "") -> None:
+             batch_atoms: list[int], shards: int = 0, tmp: str = "", compiled: bool = False) -> None:
     protocol = PROTOCOLS[protocol_name]
     if protocol_name == "crystal":
         protocol = replace(protocol, start=replace(protocol.start, volume_per_atom=12.0))
@@ -109,11 +111,24 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
         rate = n_batched / wall
         print(f"| {atoms_cap} | {n_batched} | {rate:.2f} | {steps / wall:.0f} | {rate / (n_ase / t_ase):.1f}x "
               f"| {rate * published:.1f}x |")
-    if shards:
-        cap = max(batch_atoms)
-        rate, steps = sharded_rate(ckpt, formula, protocol_name, n_batched, shards, cap, tmp)
+    cap = max(batch_atoms)
+    if compiled:
+        fast = Potential(potential.model, compiled=True).eval()
+        t0 = time.perf_counter()  # compiles (or loads inductor's cache) on the first steps
+        search(fast, attempts_for(comps, protocol, 2), protocol, seed=1, max_atoms_per_batch=cap)
+        print(f"(compiled path: first 2 structures, compile included, {time.perf_counter() - t0:.0f} s)")
+        t0 = time.perf_counter()
+        res_c = search(fast, attempts_for(comps, protocol, n_batched), protocol, seed=0, max_atoms_per_batch=cap)
+        wall = time.perf_counter() - t0
+        rate = n_batched / wall
+        steps = sum(a.info["rm_steps"] for a in res_c)
+        print(f"| {cap}, compiled | {n_batched} | {rate:.2f} | {steps / wall:.0f} | {rate / (n_ase / t_ase):.1f}x "
+              f"| {rate * published:.1f}x |")
+    for with_compile in ([False, True] if compiled else [False]) if shards else []:
+        rate, steps = sharded_rate(ckpt, formula, protocol_name, n_batched, shards, cap, tmp, with_compile)
         steps_rate = steps * rate / n_batched
-        print(f"| {cap}, {shards} one-thread ranks (torchrun) | {n_batched} | {rate:.2f} | {steps_rate:.0f} "
+        name = f"{cap}, {shards} one-thread ranks (torchrun){', compiled' if with_compile else ''}"
+        print(f"| {name} | {n_batched} | {rate:.2f} | {steps_rate:.0f} "
               f"| {rate / (n_ase / t_ase):.1f}x | {rate * published:.1f}x |")
     same = [abs(a.info["rm_energy"] - b.info["rm_energy"]) for a, b in zip(ase_res, res[:n_ase], strict=True)]
     print(f"same starts, max |E_batched - E_ase| over the first {n_ase}: {max(same):.2e} eV")
@@ -147,6 +162,7 @@ def main() -> None:
     parser.add_argument("--n-ase", type=int, default=4, help="structures for the ASE path")
     parser.add_argument("--batch-atoms", default="240,960,3840")
     parser.add_argument("--shards", type=int, default=0, help="also time ase-rm generate on N one-thread ranks")
+    parser.add_argument("--compile", action="store_true", help="also time the compiled path (--compile)")
     parser.add_argument("--memory", type=int, default=0,
                         help="instead: peak memory of generating this many molecules (own process)")
     args = parser.parse_args()
@@ -157,9 +173,9 @@ def main() -> None:
             peak_memory(model_files("qm7b", args.model, tmp, args.data), args.memory, 3, 4096)
             return
         run_case("(a) molecules C5H9NO", model_files("qm7b", args.model, tmp, args.data), "C5H9NO", "molecule",
-                 args.n, args.n_ase, caps, args.shards, tmp)
+                 args.n, args.n_ase, caps, args.shards, tmp, args.compile)
         run_case("(b) crystals K2Zn2F6", model_files("mp20", args.crystal_model, tmp, args.data), "K2Zn2F6", "crystal",
-                 args.n, args.n_ase, caps, args.shards, tmp)
+                 args.n, args.n_ase, caps, args.shards, tmp, args.compile)
 
 
 if __name__ == "__main__":
