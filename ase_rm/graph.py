@@ -99,10 +99,28 @@ def neighbour_list(
     frame: Frame, cutoff: float, nl: NeighborList | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full neighbour list of one frame: (i, j, shifts) with r_ij < cutoff."""
+    return neighbour_pairs(frame.positions, _box(frame), frame.pbc, cutoff, nl)
+
+
+def neighbour_pairs(
+    positions: np.ndarray,
+    cell: np.ndarray,
+    pbc: np.ndarray,
+    cutoff: float,
+    nl: NeighborList | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`neighbour_list` of raw arrays, without its check of the cell.
+
+    For callers whose cells are validated already (a relaxation checks its
+    structures once, not at every step); a cell that turns out degenerate
+    along a periodic direction still raises InvalidStructureError (from vesin).
+    """
     nl = nl or NeighborList(cutoff=cutoff, full_list=True)
-    i, j, s = nl.compute(
-        points=frame.positions, box=_box(frame), periodic=frame.pbc.tolist(), quantities="ijS"
-    )
+    box = cell if pbc.any() else np.zeros((3, 3))
+    try:
+        i, j, s = nl.compute(points=positions, box=box, periodic=pbc.tolist(), quantities="ijS")
+    except RuntimeError as exc:
+        raise InvalidStructureError(f"no neighbour list for the cell {cell.tolist()}: {exc}") from exc
     return i.astype(np.int64), j.astype(np.int64), s.astype(np.int64)
 
 

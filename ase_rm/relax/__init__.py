@@ -4,6 +4,9 @@ Public API::
 
     from ase_rm.relax import relax, iter_relax, RelaxOptions
     from ase_rm.relax import relax_init, relax_step, pop_finished, concat_states  # own pool logic
+
+Options: ``RelaxOptions.skin`` sets the Verlet skin of the neighbour lists
+(:class:`NeighbourLists`; 0.5 Å by default, 0 rebuilds them at every step).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from .engine import (
     select,
 )
 from .fire import FireParams, FireState, fire_init, fire_step
+from .neighbours import NeighbourLists
 
 __all__ = [
     "CELL_MODES",
     "CellMode",
     "FireParams",
     "FireState",
+    "NeighbourLists",
     "RelaxOptions",
     "RelaxState",
     "concat_states",

@@ -43,6 +43,7 @@ def from_generalized(
     orig_cell: torch.Tensor,
     factor: torch.Tensor,
     atom_batch: torch.Tensor,
+    deform: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cartesian positions (n_atoms, 3) and cells (n_structures, 3, 3), Å.
 
@@ -52,8 +53,9 @@ def from_generalized(
         orig_cell: (n_structures, 3, 3) starting cells C0, Å.
         factor: (n_structures,) ``exp_cell_factor``.
         atom_batch: (n_atoms,) structure index of each atom.
+        deform: :func:`deformation` of ``log_cell`` and ``factor`` if computed already.
     """
-    deform_t = deformation(log_cell, factor).transpose(1, 2)  # F^T
+    deform_t = (deformation(log_cell, factor) if deform is None else deform).transpose(1, 2)  # F^T
     positions = torch.einsum("ni,nij->nj", x_atoms, deform_t[atom_batch])
     return positions, torch.bmm(orig_cell, deform_t)
 
@@ -67,6 +69,7 @@ def generalized_forces(
     atom_batch: torch.Tensor,
     mode: CellMode = "full",
     pressure: float | torch.Tensor = 0.0,
+    deform: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forces on the generalized coordinates (ASE's ``FrechetCellFilter.get_forces``).
 
@@ -79,6 +82,7 @@ def generalized_forces(
         atom_batch: (n_atoms,) structure index of each atom.
         mode: "full", "constant_volume" or "hydrostatic".
         pressure: external scalar pressure, eV/Å^3 (a float or (n_structures,)).
+        deform: :func:`deformation` of ``log_cell`` and ``factor`` if computed already.
 
     Returns:
         Atom rows (n_atoms, 3), eV/Å, and cell rows (n_structures, 3, 3), eV.
@@ -92,7 +96,7 @@ def generalized_forces(
     if mode == "hydrostatic":
         virial = virial.diagonal(dim1=1, dim2=2).sum(1)[:, None, None] / 3.0 * eye
     log_f = log_cell / factor[:, None, None]
-    deform = torch.linalg.matrix_exp(log_f)
+    deform = torch.linalg.matrix_exp(log_f) if deform is None else deform
     ucf_grad = virial @ torch.linalg.inv(deform.transpose(1, 2))
     log_force = expm_frechet_adjoint(log_f, ucf_grad)
     if mode == "constant_volume":

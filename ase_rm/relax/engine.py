@@ -7,12 +7,15 @@ with their own refill logic (random structure search); :func:`iter_relax`
 runs a pool bounded by ``max_atoms_per_batch``; :func:`relax` is list in, list out.
 Every structure follows the trajectory ``ase.optimize.FIRE`` (on
 ``FrechetCellFilter`` for a variable cell) gives it alone, whatever else is in
-the batch. Coordinates are float64 whatever the model's dtype; neighbour
-lists are rebuilt by vesin at every step.
+the batch. Coordinates are float64 whatever the model's dtype. Neighbour
+lists are Verlet lists (:mod:`.neighbours`): built by vesin with a skin,
+rebuilt only when a structure has moved too far, and filtered to the cutoff
+before every evaluation, so the model sees the edges a fresh list would give.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,11 +27,12 @@ from ase import Atoms
 
 from .. import keys
 from ..errors import InvalidStructureError
-from ..graph import Frame, build_graph
+from ..graph import Graph
 from ..potential import Potential
 from ..structures import check_atoms
-from .cell import CELL_MODES, CellMode, from_generalized, generalized_forces
+from .cell import CELL_MODES, CellMode, deformation, from_generalized, generalized_forces
 from .fire import FireParams, FireState, fire_init, fire_step
+from .neighbours import NeighbourLists
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,10 @@ class RelaxOptions:
         pressure: external scalar pressure, eV/Å^3 (variable cell only).
         exp_cell_factor: scale of the cell coordinates; None = number of atoms.
         fire: FIRE constants (ASE defaults).
+        skin: Verlet skin of the neighbour lists, Å: a list is built with
+            the model's cutoff + skin and rebuilt only when a pair outside it
+            could have come within the cutoff; 0 rebuilds at every step.
+            Results do not depend on it beyond float round-off.
     """
 
     fmax: float = 0.05
@@ -55,6 +63,7 @@ class RelaxOptions:
     pressure: float = 0.0
     exp_cell_factor: float | None = None
     fire: FireParams = field(default_factory=FireParams)
+    skin: float = 0.5
 
     def __post_init__(self) -> None:
         if self.cell is not None and self.cell not in CELL_MODES:
@@ -63,6 +72,8 @@ class RelaxOptions:
             raise ValueError(f"need fmax > 0 and steps >= 0, got fmax={self.fmax}, steps={self.steps}")
         if self.cell is None and self.pressure != 0.0:
             raise ValueError("pressure needs a variable cell (cell='full', 'constant_volume' or 'hydrostatic')")
+        if not 0.0 <= self.skin < float("inf"):
+            raise ValueError(f"need a finite skin >= 0, got {self.skin}")
 
 
 @dataclass
@@ -83,6 +94,7 @@ class RelaxState:
         steps: (n_structures,) int64 optimiser steps taken.
         converged: (n_structures,) bool.
         fire: the FIRE state.
+        neighbours: the Verlet neighbour lists.
         has_cell: whether the cell rows exist (a variable-cell relaxation).
         atoms: the input structures (copies), templates of the results.
         tags: one caller-chosen label per structure.
@@ -99,6 +111,7 @@ class RelaxState:
     steps: torch.Tensor
     converged: torch.Tensor
     fire: FireState
+    neighbours: NeighbourLists
     has_cell: bool
     atoms: list[Atoms]
     tags: list[Any]
@@ -138,49 +151,71 @@ class RelaxState:
 
     def positions_and_cells(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Cartesian positions (n_atoms, 3) and cells (n_structures, 3, 3), Å, float64."""
-        if not self.has_cell:
-            return self.x, self.orig_cell
-        rows = self.cell_rows
-        log_cell = self.x[rows].reshape(-1, 3, 3)
-        return from_generalized(self.x[~rows], log_cell, self.orig_cell, self.factor, self.atom_batch)
+        positions, cells, _ = _cartesian(self, self.atom_batch, self.cell_rows if self.has_cell else None)
+        return positions, cells
 
 
 def _repeat(counts: torch.Tensor) -> torch.Tensor:
     return torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
 
 
+def _cartesian(
+    state: RelaxState, atom_batch: torch.Tensor, cell_rows: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Positions and cells of ``state`` (``positions_and_cells``) and, for a variable
+    cell (``cell_rows`` given), the deformation gradients F they come from."""
+    if cell_rows is None:
+        return state.x, state.orig_cell, None
+    log_cell = state.x[cell_rows].reshape(-1, 3, 3)
+    deform = deformation(log_cell, state.factor)
+    positions, cells = from_generalized(state.x[~cell_rows], log_cell, state.orig_cell, state.factor,
+                                        atom_batch, deform)
+    return positions, cells, deform
+
+
 def _model_dtype_device(potential: Potential) -> tuple[torch.dtype, torch.device]:
-    for p in list(potential.parameters()) + list(potential.buffers()):
+    for p in itertools.chain(potential.parameters(), potential.buffers()):  # stops at the first
         if p.is_floating_point():
             return p.dtype, p.device
     return torch.float64, torch.device("cpu")
 
 
 def _evaluate(potential: Potential, state: RelaxState, options: RelaxOptions) -> RelaxState:
-    """``state`` with energy and generalized forces at its coordinates."""
+    """``state`` with energy and generalized forces at its coordinates (stale neighbour lists rebuilt)."""
     dtype, device = _model_dtype_device(potential)
-    positions, cells = state.positions_and_cells()
-    split = np.cumsum(state.n_atoms.tolist())[:-1]
-    frames = [Frame(*parts) for parts in zip(
-        np.split(positions.detach().cpu().numpy(), split), np.split(state.numbers.cpu().numpy(), split),
-        cells.detach().cpu().numpy(), state.pbc.cpu().numpy(), strict=True)]
-    graph = build_graph(frames, potential.cutoff, dtype, device)
+    atom_batch = state.atom_batch
+    rows = state.cell_rows if state.has_cell else None
+    positions, cells, deform = _cartesian(state, atom_batch, rows)
+    neighbours = state.neighbours.refresh(positions, cells, state.pbc, state.n_atoms, atom_batch,
+                                          potential.cutoff, options.skin, state.has_cell)
+    periodic = state.pbc.any(1)
+    graph_cells = torch.where(periodic[:, None, None], cells, torch.zeros_like(cells))  # as build_graph
+    if options.skin > 0:
+        edge_index, shifts = neighbours.within(positions, graph_cells if bool(periodic.any()) else None,
+                                               potential.cutoff)
+    else:  # every list in use was built at these coordinates with the cutoff itself
+        edge_index, shifts = neighbours.edge_index, neighbours.shifts
+    graph = Graph(
+        positions=positions.to(device=device, dtype=dtype), numbers=state.numbers.to(device),
+        cell=graph_cells.to(device=device, dtype=dtype),
+        pbc=state.pbc.to(device), batch=atom_batch.to(device), edge_index=edge_index.to(device),
+        shifts=shifts.to(device=device, dtype=dtype), n_atoms=state.n_atoms.to(device),
+    )
     out = potential(graph, forces=True, stress=state.has_cell)
     f64 = state.x.dtype
     forces = out[keys.FORCES].to(device=state.x.device, dtype=f64)
-    if state.has_cell:
+    if rows is not None:
         stress = out[keys.STRESS].to(device=state.x.device, dtype=f64)
-        rows = state.cell_rows
         atom_rows, cell_rows = generalized_forces(
             forces, stress, cells, state.x[rows].reshape(-1, 3, 3), state.factor,
-            state.atom_batch, options.cell or "full", options.pressure)
+            atom_batch, options.cell or "full", options.pressure, deform)
         forces = torch.empty_like(state.x)
         forces[~rows] = atom_rows
         forces[rows] = cell_rows.reshape(-1, 3)
     energy = out[keys.ENERGY].to(device=state.x.device, dtype=f64)
     if not torch.isfinite(energy).all() or not torch.isfinite(forces).all():
         raise FloatingPointError("the model returned a non-finite energy or force during relaxation")
-    return replace(state, energy=energy, forces=forces)
+    return replace(state, energy=energy, forces=forces, neighbours=neighbours)
 
 
 def _check(atoms: Atoms, potential: Potential, options: RelaxOptions, label: str) -> None:
@@ -227,15 +262,18 @@ def relax_init(
         (n,), float(options.exp_cell_factor), **f64)
     pad = np.zeros((3 * int(has_cell), 3))
     x = torch.as_tensor(np.concatenate([np.concatenate([a.positions, pad]) for a in structures]), **f64)
+    pbc = torch.as_tensor(np.array([a.pbc for a in structures]), device=device)
+    orig_cell = torch.as_tensor(np.array([a.cell.array for a in structures]), **f64)
+    positions = torch.as_tensor(np.concatenate([a.positions for a in structures]), **f64)
+    neighbours = NeighbourLists.build(positions, orig_cell, pbc, n_atoms, potential.cutoff + options.skin)
     state = RelaxState(
         x=x, forces=torch.zeros_like(x), n_atoms=n_atoms, factor=factor,
         numbers=torch.as_tensor(np.concatenate([a.numbers for a in structures]), dtype=torch.int64,
                                 device=device),
-        pbc=torch.as_tensor(np.array([a.pbc for a in structures]), device=device),
-        orig_cell=torch.as_tensor(np.array([a.cell.array for a in structures]), **f64),
+        pbc=pbc, orig_cell=orig_cell,
         energy=torch.zeros(n, **f64), steps=torch.zeros(n, dtype=torch.int64, device=device),
         converged=torch.zeros(n, dtype=torch.bool, device=device),
-        fire=fire_init(x.shape[0], n, options.fire, device),
+        fire=fire_init(x.shape[0], n, options.fire, device), neighbours=neighbours,
         has_cell=has_cell, atoms=[a.copy() for a in structures], tags=tags,
     )
     state = _evaluate(potential, state, options)
@@ -252,7 +290,8 @@ def select(state: RelaxState, keep: torch.Tensor) -> RelaxState:
         n_atoms=state.n_atoms[keep], pbc=state.pbc[keep], orig_cell=state.orig_cell[keep],
         factor=state.factor[keep], energy=state.energy[keep], steps=state.steps[keep],
         converged=state.converged[keep], fire=state.fire.select(keep, row_keep),
-        has_cell=state.has_cell, atoms=[state.atoms[i] for i in idx], tags=[state.tags[i] for i in idx],
+        neighbours=state.neighbours.select(keep, atom_keep), has_cell=state.has_cell,
+        atoms=[state.atoms[i] for i in idx], tags=[state.tags[i] for i in idx],
     )
 
 
@@ -267,7 +306,8 @@ def concat_states(states: Sequence[RelaxState]) -> RelaxState:
                "converged")
     return RelaxState(
         **{k: torch.cat([getattr(s, k) for s in states]) for k in tensors},
-        fire=FireState.cat([s.fire for s in states]), has_cell=states[0].has_cell,
+        fire=FireState.cat([s.fire for s in states]),
+        neighbours=NeighbourLists.cat([s.neighbours for s in states]), has_cell=states[0].has_cell,
         atoms=[a for s in states for a in s.atoms], tags=[t for s in states for t in s.tags],
     )
 
@@ -282,11 +322,15 @@ def relax_step(potential: Potential, state: RelaxState, options: RelaxOptions) -
         return state
     x, fire = fire_step(state.fire, state.x, state.forces, state.row_batch, active, options.fire)
     state = replace(state, x=x, fire=fire, steps=state.steps + active.long())
+    if bool(active.all()):  # the usual case in a pool: no selection and merge
+        moved = _evaluate(potential, state, options)
+        return replace(moved, converged=moved.fmax() < options.fmax)
     moved = _evaluate(potential, select(state, active), options)
     row_active = active[state.row_batch]
     forces, energy, converged = state.forces.clone(), state.energy.clone(), state.converged.clone()
     forces[row_active], energy[active], converged[active] = moved.forces, moved.energy, moved.fmax() < options.fmax
-    return replace(state, forces=forces, energy=energy, converged=converged)
+    neighbours = state.neighbours.put(active, active[state.atom_batch], moved.neighbours)
+    return replace(state, forces=forces, energy=energy, converged=converged, neighbours=neighbours)
 
 
 def results(state: RelaxState) -> list[Atoms]:
@@ -384,6 +428,7 @@ def relax(
     exp_cell_factor: float | None = None,
     max_atoms_per_batch: int = 4096,
     progress: bool = False,
+    skin: float = 0.5,
 ) -> list[Atoms]:
     """Relax structures with batched FIRE, as ``ase.optimize.FIRE`` would one by one.
 
@@ -401,6 +446,7 @@ def relax(
         exp_cell_factor: cell coordinate scale; None = number of atoms (ASE's default).
         max_atoms_per_batch: memory bound of the pool.
         progress: show a progress bar.
+        skin: Verlet skin of the neighbour lists, Å (0: rebuilt at every step).
 
     Returns:
         Relaxed copies in input order with ``info[RM_ENERGY]`` (eV),
@@ -408,7 +454,7 @@ def relax(
     """
     options = RelaxOptions(fmax=fmax, steps=steps, cell=cell, pressure=pressure,
                            exp_cell_factor=exp_cell_factor,
-                           fire=FireParams(dt=dt, maxstep=maxstep, dt_max=dt_max))
+                           fire=FireParams(dt=dt, maxstep=maxstep, dt_max=dt_max), skin=skin)
     structures = list(structures)
     for i, atoms in enumerate(structures):  # fail before any work is done
         _check(atoms, potential, options, f"structure {i}")
