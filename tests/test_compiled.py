@@ -93,6 +93,7 @@ def test_a_run_resumes_with_compile_switched(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside inductor's code generation
 def test_inductor_build_matches_eager_for_inference_and_training() -> None:
     model = tiny_model(torch.float32)
     g = graph(structures()[1:], torch.float32)
