@@ -93,12 +93,14 @@ class NeighbourLists:
         if not variable_cell:
             d = _largest(positions - self.ref_positions, atom_batch, n)
             return ~_safe(d, no_strain, cutoff, skin)
+        eye = torch.eye(3, dtype=cells.dtype, device=cells.device)
+        same = (cells == self.ref_cell).all(2).all(1)[:, None, None]  # exactly: no round-off from the solves
         strain, bad = torch.linalg.solve_ex(self.ref_cell, cells)  # C_ref^-1 C
         back, bad_back = torch.linalg.solve_ex(cells, self.ref_cell)  # C^-1 C_ref
+        strain, back = torch.where(same, 0.0, strain - eye), torch.where(same, eye, back)
         # (s - s_ref) C_ref = x C^-1 C_ref - x_ref
         d = _largest(torch.einsum("ni,nij->nj", positions, back.index_select(0, atom_batch)) - self.ref_positions,
                      atom_batch, n)
-        strain = strain - torch.eye(3, dtype=strain.dtype, device=strain.device)
         singular = (bad != 0) | (bad_back != 0)
         # the Frobenius norm bounds the spectral norm: an SVD only where that bound is not enough
         eps = torch.where(singular, torch.inf, torch.linalg.matrix_norm(strain))
