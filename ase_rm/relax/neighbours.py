@@ -124,7 +124,7 @@ class NeighbourLists:
         stale = self.stale(positions, cells, atom_batch, cutoff, skin, variable_cell)
         if not bool(stale.any()):
             return self
-        if bool(stale.all()):  # always so with skin 0: no splice
+        if bool(stale.all()):  # the usual case with skin 0: no splice
             fresh = NeighbourLists.build(positions, cells, pbc, n_atoms, cutoff + skin)
             return replace(fresh, builds=self.builds + 1)
         which = stale.nonzero()[:, 0]
