@@ -124,6 +124,27 @@ def neighbour_pairs(
     return i.astype(np.int64), j.astype(np.int64), s.astype(np.int64)
 
 
+def stack_lists(
+    lists: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], sizes: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Per-structure neighbour lists (i, j, shifts) as the edges of one batch.
+
+    Args:
+        lists: one (i, j, shifts) per structure, atom numbers local to it.
+        sizes: atoms of each structure.
+
+    Returns:
+        edge_index (2, n_edges) int64 (receiver row, sender row of the batch),
+        shifts (n_edges, 3) int64, and the number of edges of each structure.
+    """
+    offsets = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
+    receivers = [i + o for (i, _, _), o in zip(lists, offsets, strict=True)]
+    senders = [j + o for (_, j, _), o in zip(lists, offsets, strict=True)]
+    edge_index = np.stack([np.concatenate(receivers), np.concatenate(senders)]).astype(np.int64)
+    shifts = np.concatenate([s for _, _, s in lists]).reshape(-1, 3).astype(np.int64)
+    return edge_index, shifts, [len(i) for i, _, _ in lists]
+
+
 def build_graph(
     frames: Sequence[Frame],
     cutoff: float,
@@ -141,20 +162,12 @@ def build_graph(
     if not frames:
         raise InvalidStructureError("no structures to build a graph from")
     nl = NeighborList(cutoff=cutoff, full_list=True)
-    senders, receivers, shifts = [], [], []
-    offset = 0
-    for frame in frames:
-        i, j, s = neighbour_list(frame, cutoff, nl)
-        receivers.append(i + offset)
-        senders.append(j + offset)
-        shifts.append(s)
-        offset += len(frame)
+    edge_index, shifts, _ = stack_lists([neighbour_list(f, cutoff, nl) for f in frames], [len(f) for f in frames])
     n_atoms = np.array([len(f) for f in frames], dtype=np.int64)
     positions = np.concatenate([f.positions for f in frames])
     numbers = np.concatenate([f.numbers for f in frames])
     cell = np.stack([f.cell if f.pbc.any() else np.zeros((3, 3)) for f in frames])
     pbc = np.stack([f.pbc for f in frames])
-    edge_index = np.stack([np.concatenate(receivers), np.concatenate(senders)])
 
     def t(x: np.ndarray, float_: bool = False) -> torch.Tensor:
         out = torch.from_numpy(np.ascontiguousarray(x))
@@ -167,17 +180,39 @@ def build_graph(
         pbc=t(pbc),
         batch=t(np.repeat(np.arange(len(frames)), n_atoms)),
         edge_index=t(edge_index),
-        shifts=t(np.concatenate(shifts), True),
+        shifts=t(shifts, True),
         n_atoms=t(n_atoms),
     )
 
 
 def edge_vectors(graph: Graph, positions: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
     """Vectors x_j - x_i + S_ij @ cell, (n_edges, 3), differentiable in both inputs."""
-    i, j = graph.edge_index
+    if graph.shifts.numel() and bool(graph.pbc.any()):
+        edge_batch = graph.batch.index_select(0, graph.edge_index[0])
+        return pair_vectors(positions, graph.edge_index, graph.shifts, cell, edge_batch)
+    return pair_vectors(positions, graph.edge_index)
+
+
+def pair_vectors(
+    positions: torch.Tensor,
+    edge_index: torch.Tensor,
+    shifts: torch.Tensor | None = None,
+    cells: torch.Tensor | None = None,
+    edge_batch: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """x_j - x_i (+ shifts @ cells[edge_batch] when cells are given), (n_edges, 3).
+
+    Args:
+        positions: (n_atoms, 3), Å.
+        edge_index: (2, n_edges) receiver i, sender j.
+        shifts: (n_edges, 3) cell shifts (with ``cells``).
+        cells: (n_structures, 3, 3), Å, or None for no periodic images.
+        edge_batch: (n_edges,) structure of each edge (with ``cells``).
+    """
+    i, j = edge_index
     # index_select, not positions[j]: same numbers, a much cheaper backward on CPU
     vec = positions.index_select(0, j) - positions.index_select(0, i)
-    if graph.shifts.numel() and bool(graph.pbc.any()):
-        cell_per_edge = cell.index_select(0, graph.batch.index_select(0, i))
-        vec = vec + torch.einsum("ek,ekl->el", graph.shifts, cell_per_edge)
+    if cells is not None:
+        assert shifts is not None and edge_batch is not None, "periodic images need shifts and edge_batch"
+        vec = vec + torch.einsum("ek,ekl->el", shifts, cells.index_select(0, edge_batch))
     return vec

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from vesin import NeighborList
 
-from ..graph import neighbour_pairs
+from ..graph import neighbour_pairs, pair_vectors, stack_lists
 
 
 @dataclass
@@ -144,10 +144,7 @@ class NeighbourLists:
             cells: (n_structures, 3, 3) float64 cells, Å, or None when no structure is periodic.
             cutoff: rc, Å.
         """
-        i, j = self.edge_index
-        vectors = positions.index_select(0, j) - positions.index_select(0, i)
-        if cells is not None:
-            vectors = vectors + torch.einsum("ek,ekl->el", self.shifts, cells.index_select(0, self.edge_batch))
+        vectors = pair_vectors(positions, self.edge_index, self.shifts, cells, self.edge_batch)
         squared = (vectors * vectors) @ vectors.new_ones(3)  # on CPU much faster than .sum(1)
         keep = (squared < cutoff * cutoff).nonzero()[:, 0]
         return self.edge_index.index_select(1, keep), self.shifts.index_select(0, keep)
@@ -235,16 +232,8 @@ def _vesin(
     counts = n_atoms.tolist()
     starts = np.cumsum([0] + counts)
     nl = NeighborList(cutoff=cutoff, full_list=True)
-    receivers, senders, shifts, sizes = [], [], [], []
-    offset = 0
-    for s in which:
-        i, j, shift = neighbour_pairs(pos[starts[s]:starts[s + 1]], cell[s], periodic[s], cutoff, nl)
-        receivers.append(i + offset)
-        senders.append(j + offset)
-        shifts.append(shift)
-        sizes.append(len(i))
-        offset += counts[s]
-    edge_index = torch.from_numpy(np.stack([np.concatenate(receivers), np.concatenate(senders)])).to(device)
+    lists = [neighbour_pairs(pos[starts[s]:starts[s + 1]], cell[s], periodic[s], cutoff, nl) for s in which]
+    edge_index, shifts, sizes = stack_lists(lists, [counts[s] for s in which])
     edge_batch = torch.repeat_interleave(torch.arange(len(which)), torch.tensor(sizes, dtype=torch.int64))
-    return (edge_index, torch.from_numpy(np.concatenate(shifts)).to(device=device, dtype=torch.float64),
-            edge_batch.to(device))
+    return (torch.from_numpy(edge_index).to(device),
+            torch.from_numpy(shifts).to(device=device, dtype=torch.float64), edge_batch.to(device))
