@@ -96,40 +96,40 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
     ase_res = search(calc, attempts_for(comps, protocol, n_ase), protocol, seed=0, engine="ase")
     t_ase = time.perf_counter() - t0
     steps_ase = sum(a.info["rm_steps"] for a in ase_res)
-    print(f"\n{label}: ASE serial: {n_ase / t_ase:.2f} structures/s, {steps_ase / t_ase:.0f} structure-steps/s "
-          f"({t_ase / n_ase:.2f} s/structure; published {PUBLISHED_SECONDS[protocol_name]} s)")
     published = PUBLISHED_SECONDS[protocol_name]
+    ase_rate = n_ase / t_ase
+    print(f"\n{label}: ASE serial: {ase_rate:.2f} structures/s, {steps_ase / t_ase:.0f} structure-steps/s "
+          f"({t_ase / n_ase:.2f} s/structure; published {published} s)")
     print("| max atoms per batch | structures | structures/s | structure-steps/s | vs ASE (structures/s) "
           "| vs published |")
     print("|---|---|---|---|---|---|")
-    for atoms_cap in batch_atoms:
-        t0 = time.perf_counter()
-        res = search(potential, attempts_for(comps, protocol, n_batched), protocol, seed=0,
-                     max_atoms_per_batch=atoms_cap)
-        wall = time.perf_counter() - t0
-        steps = sum(a.info["rm_steps"] for a in res)
-        rate = n_batched / wall
-        print(f"| {atoms_cap} | {n_batched} | {rate:.2f} | {steps / wall:.0f} | {rate / (n_ase / t_ase):.1f}x "
+
+    def row(name: str, rate: float, steps_per_s: float) -> None:
+        print(f"| {name} | {n_batched} | {rate:.2f} | {steps_per_s:.0f} | {rate / ase_rate:.1f}x "
               f"| {rate * published:.1f}x |")
+
+    def timed(model: Potential, cap: int) -> tuple[list, float, float]:
+        t0 = time.perf_counter()
+        res = search(model, attempts_for(comps, protocol, n_batched), protocol, seed=0, max_atoms_per_batch=cap)
+        wall = time.perf_counter() - t0
+        return res, n_batched / wall, sum(a.info["rm_steps"] for a in res) / wall
+
+    for atoms_cap in batch_atoms:
+        res, rate, steps_per_s = timed(potential, atoms_cap)
+        row(str(atoms_cap), rate, steps_per_s)
     cap = max(batch_atoms)
     if compiled:
         fast = Potential(potential.model, compiled=True).eval()
         t0 = time.perf_counter()  # compiles (or loads inductor's cache) on the first steps
         search(fast, attempts_for(comps, protocol, 2), protocol, seed=1, max_atoms_per_batch=cap)
         print(f"(compiled path: first 2 structures, compile included, {time.perf_counter() - t0:.0f} s)")
-        t0 = time.perf_counter()
-        res_c = search(fast, attempts_for(comps, protocol, n_batched), protocol, seed=0, max_atoms_per_batch=cap)
-        wall = time.perf_counter() - t0
-        rate = n_batched / wall
-        steps = sum(a.info["rm_steps"] for a in res_c)
-        print(f"| {cap}, compiled | {n_batched} | {rate:.2f} | {steps / wall:.0f} | {rate / (n_ase / t_ase):.1f}x "
-              f"| {rate * published:.1f}x |")
-    for with_compile in ([False, True] if compiled else [False]) if shards else []:
-        rate, steps = sharded_rate(ckpt, formula, protocol_name, n_batched, shards, cap, tmp, with_compile)
-        steps_rate = steps * rate / n_batched
-        name = f"{cap}, {shards} one-thread ranks (torchrun){', compiled' if with_compile else ''}"
-        print(f"| {name} | {n_batched} | {rate:.2f} | {steps_rate:.0f} "
-              f"| {rate / (n_ase / t_ase):.1f}x | {rate * published:.1f}x |")
+        _, rate, steps_per_s = timed(fast, cap)
+        row(f"{cap}, compiled", rate, steps_per_s)
+    if shards:
+        for with_compile in [False, True] if compiled else [False]:
+            rate, steps = sharded_rate(ckpt, formula, protocol_name, n_batched, shards, cap, tmp, with_compile)
+            name = f"{cap}, {shards} one-thread ranks (torchrun){', compiled' if with_compile else ''}"
+            row(name, rate, steps * rate / n_batched)
     same = [abs(a.info["rm_energy"] - b.info["rm_energy"]) for a, b in zip(ase_res, res[:n_ase], strict=True)]
     print(f"same starts, max |E_batched - E_ase| over the first {n_ase}: {max(same):.2e} eV")
 
