@@ -31,12 +31,21 @@ class Batch:
         forces: (n_atoms, 3) target forces, eV/Å.
         stress: (n_structures, 3, 3) target stress, eV/Å^3 (zeros where absent).
         has_stress: (n_structures,) bool, which structures carry a stress label.
+        totals: under distributed training, the force and stress components of
+            the whole global batch (every rank's share), so that no rank has to
+            ask the others; None for an unsharded batch.
+        placeholder: True when this rank's share of the global batch is empty
+            (fewer frames than ranks): the batch repeats one frame of the global
+            batch, and the trainer weighs its loss by 0 so that the rank still
+            takes part in the gradient reduction.
     """
 
     graph: Graph
     forces: torch.Tensor
     stress: torch.Tensor
     has_stress: torch.Tensor
+    totals: tuple[float, float] | None = None
+    placeholder: bool = False
 
     @property
     def n_frames(self) -> int:
@@ -70,6 +79,7 @@ class NoisyDataset:
 
     def __init__(self, structures: Sequence[Atoms], noise: NoiseConfig, seed: int) -> None:
         self.frames = [Frame.from_atoms(a) for a in structures]
+        self.atoms = np.array([len(f) for f in self.frames], dtype=np.int64)
         self.schedule = NoiseSchedule(noise, seed)
         self.seed = int(seed)
 
@@ -111,16 +121,41 @@ class NoisyDataset:
     ):  # type: ignore[no-untyped-def]
         """Yield batches of an epoch, from batch number ``start`` on.
 
-        ``shard = (rank, world)`` keeps every world-th frame of each global
-        batch (distributed training: the ranks together see the global batch).
+        ``shard = (rank, world)`` keeps this rank's share of each global batch
+        (distributed training: the ranks together see the global batch). The
+        shares are balanced by atom count, so that no rank waits for a larger
+        one at the gradient reduction; which rank holds a frame changes nothing
+        in the summed gradient.
         """
         order = self.order(epoch, shuffle, fraction)
         rank, world = shard
+        fps = self.schedule.frames_per_structure
+        stress_labels = self.schedule.cfg.kind == "crystal"
         for b in range(start, n_batches(len(order), batch_size)):
-            chunk = order[b * batch_size : (b + 1) * batch_size][rank::world]
-            if len(chunk) == 0:
+            chunk = order[b * batch_size : (b + 1) * batch_size]
+            if world <= 1:
+                yield collate([self.frame(i, epoch) for i in chunk], cutoff, dtype, device)
                 continue
-            yield collate([self.frame(i, epoch) for i in chunk], cutoff, dtype, device)
+            atoms = self.atoms[chunk // fps]
+            mine = balanced_shares(atoms, world)[rank]
+            batch = collate([self.frame(i, epoch) for i in chunk[mine if len(mine) else [0]]], cutoff, dtype, device)
+            batch.totals = (3.0 * float(atoms.sum()), 9.0 * len(chunk) if stress_labels else 0.0)
+            batch.placeholder = len(mine) == 0
+            yield batch
+
+
+def balanced_shares(sizes: np.ndarray, parts: int) -> list[np.ndarray]:
+    """Split positions 0..len(sizes)-1 into ``parts`` groups of near-equal total
+    size: largest first, each to the group with the least so far (ties to the
+    lower group). Each group is returned in ascending order; a group is empty
+    only when there are fewer items than parts."""
+    loads = np.zeros(parts)
+    groups: list[list[int]] = [[] for _ in range(parts)]
+    for i in np.argsort(-np.asarray(sizes), kind="stable"):
+        g = int(np.argmin(loads))
+        groups[g].append(int(i))
+        loads[g] += sizes[i]
+    return [np.array(sorted(g), dtype=np.int64) for g in groups]
 
 
 def n_batches(n_frames: int, batch_size: int) -> int:

@@ -12,7 +12,11 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
-from ase.build import molecule
+import torch
+from ase.build import bulk, molecule
+
+from ase_rm import NOISE_PRESETS
+from ase_rm.data import NoisyDataset, balanced_shares
 
 RUN = """data = "mols.extxyz"
 out = "{out}"
@@ -23,10 +27,14 @@ n_embedding = 1
 hidden = [4]
 [train]
 epochs = 2
-batch_size = 8
+batch_size = 13
 valid_fraction = 0.25
 dtype = "float64"
 """
+
+
+# 6 training molecules x 11 noise levels = 66 frames = 5 x 13 + 1: the last global
+# batch has one frame, so one of the 2 ranks takes a zero-weighted placeholder step.
 
 
 def _metrics(path: Path) -> list[dict]:
@@ -83,3 +91,40 @@ def test_generation_shards_over_two_gloo_ranks_and_matches_one_process(tiny_chec
     c = ase.io.read(tmp_path / "ddp.extxyz", ":")
     assert [x.info["rm_attempt"] for x in c] == list(range(6))
     assert all(np.array_equal(x.positions, y.positions) for x, y in zip(a, c, strict=True))
+
+
+def test_balanced_shares_split_by_size() -> None:
+    sizes = np.array([5, 23, 9, 14, 7, 18, 3])
+    shares = balanced_shares(sizes, 2)
+    assert sorted(np.concatenate(shares).tolist()) == list(range(7))  # each item once
+    assert all(np.all(np.diff(s) > 0) for s in shares)  # ascending
+    loads = [int(sizes[s].sum()) for s in shares]
+    assert abs(loads[0] - loads[1]) <= 3  # 40 / 39 here; the round-robin split gives 42 / 37
+    assert [len(s) for s in balanced_shares(np.array([4]), 3)] == [1, 0, 0]
+
+
+@pytest.mark.parametrize("kind", ["molecule", "crystal"])
+def test_rank_shares_make_up_the_global_batch(kind: str) -> None:
+    """The ranks' shares of every global batch are the single process's frames,
+    each batch carries the global force/stress counts, and a rank left without a
+    frame (a last batch smaller than the world) gets a placeholder."""
+    if kind == "molecule":
+        structures = [molecule(n) for n in ("H2O", "CH4", "C2H6", "CH3OH", "NH3")]
+    else:
+        structures = [bulk("Si", "diamond", a=5.43), bulk("NaCl", "rocksalt", a=5.6) * (2, 1, 1)]
+    ds = NoisyDataset(structures, NOISE_PRESETS[kind], seed=3)
+    batch_size = {"molecule": 6, "crystal": 7}[kind]  # 55 = 9 x 6 + 1 and 22 = 3 x 7 + 1 frames
+    one = list(ds.batches(1, batch_size, 4.0, torch.float64))
+    assert one[-1].n_frames == 1
+    ranks = [list(ds.batches(1, batch_size, 4.0, torch.float64, shard=(r, 2))) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == len(one)  # every rank takes every step
+    for b, whole in enumerate(one):
+        parts = [r[b] for r in ranks if not r[b].placeholder]
+        assert sum(p.n_frames for p in parts) == whole.n_frames
+        assert sum(r[b].placeholder for r in ranks) == (whole.n_frames < 2)
+        got = torch.cat([p.forces for p in parts])
+        assert torch.allclose(torch.sort(got.flatten()).values, torch.sort(whole.forces.flatten()).values)
+        stress_components = 9.0 * whole.n_frames if kind == "crystal" else 0.0
+        for r in ranks:
+            assert r[b].totals == (3.0 * float(whole.graph.n_atoms.sum()), stress_components)
+            assert float(r[b].has_stress.sum()) * 9.0 == (stress_components / whole.n_frames) * r[b].n_frames

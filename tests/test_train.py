@@ -123,6 +123,32 @@ def test_kill_9_then_resume_loses_nothing(tmp_path: Path) -> None:
 
 
 
+def test_resume_mid_epoch_keeps_the_epoch_wall_time_and_sums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped inside an epoch reports that epoch's frames/s over its whole
+    wall time (before and after the resume), not just the part after it."""
+    import ase_rm.train.loop as loop
+
+    cfg = CFG.replace(epochs=2, batch_size=1, checkpoint_every=1, valid_fraction=0.0)
+    real, calls = loop.batch_loss, {"n": 0}
+
+    def slow_then_stop(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 4:  # the 4th of epoch 0's 6 steps: 3 are saved (checkpoint_every=1)
+            raise KeyboardInterrupt
+        time.sleep(0.25)
+        return real(*args, **kwargs)
+
+    cells = [cell(), bulk("C", "diamond", a=3.5, cubic=True)]
+    with monkeypatch.context() as m:
+        m.setattr(loop, "batch_loss", slow_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            train(cells, tmp_path / "run", CARBON, NOISE, cfg, progress=False)
+    rows = train(cells, tmp_path / "run", CARBON, NOISE, cfg, resume=True, progress=False).history
+    frames = [round(r["frames_per_s"] * r["epoch_seconds"]) for r in rows]
+    assert frames == [6, 6]
+    assert rows[0]["epoch_seconds"] >= 0.75  # the 3 slow steps before the stop count
+
+
 def test_epoch_fraction_trains_on_a_fresh_seeded_subset_each_epoch(tmp_path: Path) -> None:
     from ase_rm.data import NoisyDataset
 

@@ -102,6 +102,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.epoch, self.step, self.best_val, self.best_epoch = 0, 0, float("inf"), -1
         self.totals: dict[str, float] = {}
+        self.epoch_wall = 0.0  # seconds of the current epoch spent before a resume
+        self._epoch_start = time.perf_counter()
         self.elapsed = 0.0
         self._new_optimiser()
         self._valid_batches: list[Any] | None = None
@@ -146,13 +148,16 @@ class Trainer:
             loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True, counts)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {self.epoch}, step {self.step}")
+            if batch.placeholder:  # this rank has no frame in the global batch: zero gradients
+                loss = loss * 0.0
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
-            sums["frames"] = batch.n_frames
-            sums["atoms"] = int(batch.graph.n_atoms.sum())
-            accumulate(self.totals, sums)
+            if not batch.placeholder:
+                sums["frames"] = batch.n_frames
+                sums["atoms"] = int(batch.graph.n_atoms.sum())
+                accumulate(self.totals, sums)
             self.step += 1
             if bar is not None:
                 bar.update(1)
@@ -214,17 +219,17 @@ class Trainer:
         while self.epoch < self.total_epochs:
             if self.epoch % self.cfg.epochs == 0 and self.step == 0 and self.epoch > 0:
                 self._new_optimiser()  # warm restart: weights and EMA are kept
-            start = time.perf_counter()
+            self._epoch_start = time.perf_counter()
             if bar is not None:
                 bar.reset(total=self.steps_per_epoch)
                 bar.update(self.step)
                 bar.set_description(f"epoch {self.epoch + 1}/{self.total_epochs}")
             self._train_epoch(bar)
-            wall = time.perf_counter() - start
+            wall = self._epoch_seconds()
             self.elapsed += wall
             row = self._end_epoch(wall)
             log.info("epoch %d: %s", self.epoch, {k: round(v, 6) for k, v in row.items() if isinstance(v, float)})
-            self.epoch, self.step, self.totals = self.epoch + 1, 0, {}
+            self.epoch, self.step, self.totals, self.epoch_wall = self.epoch + 1, 0, {}, 0.0
             self._save_state()
         if bar is not None:
             bar.close()
@@ -267,13 +272,20 @@ class Trainer:
         model = cast(Denoiser, self.ema.model)
         return make_checkpoint(model, self.noise_cfg.to_dict(), self.cfg.to_dict(), self._summary(), self.volume_fit)
 
+    def _epoch_seconds(self) -> float:
+        return self.epoch_wall + time.perf_counter() - self._epoch_start
+
     def _save_state(self) -> None:
+        # Every rank calls this at the same step: the epoch's partial sums are
+        # saved over all ranks, and rank 0 alone takes them back on resume.
+        totals = self.dist.all_reduce(self.totals) if self.dist.world > 1 else dict(self.totals)
         if not self.dist.is_main:
             return
         state = {
             "model": self.model.state_dict(), "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "epoch": self.epoch, "step": self.step, "totals": dict(self.totals),
+            "epoch": self.epoch, "step": self.step, "totals": totals,
+            "epoch_wall": self._epoch_seconds() if self.step else 0.0,
             "best_val": self.best_val, "best_epoch": self.best_epoch, "history": self.history,
             "elapsed": self.elapsed, "configs": self._configs(),
         }
@@ -292,7 +304,8 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.totals = dict(state["totals"])
+        self.totals = dict(state["totals"]) if self.dist.is_main else {}
+        self.epoch_wall = float(state.get("epoch_wall", 0.0))  # absent in older states
         self.best_val, self.best_epoch = float(state["best_val"]), int(state["best_epoch"])
         self.history, self.elapsed = list(state["history"]), float(state["elapsed"])
         if self.dist.is_main:  # the state is the truth: drop metrics of epochs it does not hold
