@@ -85,6 +85,25 @@ def test_crystal_protocol_keeps_cell_and_respects_start_distances(tiny_checkpoin
     assert neighbor_list("d", start, 1.0).size == 0  # min distance 1.0 Å, periodic images included
 
 
+def test_search_takes_a_start_maker(tiny_checkpoint: Path) -> None:
+    """start_maker replaces random_start and gets the attempt's own rng: a maker
+    that calls random_start gives the default run's structures, with its mark."""
+    from ase_rm.rss import random_start
+
+    def marked(spec, composition, rng, volumes):  # type: ignore[no-untyped-def]
+        atoms = random_start(spec, composition, rng, volumes)
+        atoms.info["made_by"] = "marked"
+        return atoms
+
+    potential, meta = load_potential(tiny_checkpoint, dtype=torch.float64)
+    att = attempts_for(expand_compositions("C2N2"), FAST_CRYSTAL, 2)
+    plain = search(potential, att, FAST_CRYSTAL, seed=4, element_volumes=meta["volume_fit"])
+    made = search(potential, att, FAST_CRYSTAL, seed=4, element_volumes=meta["volume_fit"], start_maker=marked)
+    assert [a.info["made_by"] for a in made] == ["marked", "marked"]
+    for a, b in zip(plain, made, strict=True):
+        np.testing.assert_array_equal(a.positions, b.positions)
+
+
 def test_cli_generate_molecule_crystal_and_diamond(tiny_checkpoint: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     mol = tmp_path / "mol.extxyz"

@@ -13,7 +13,7 @@ from .composition import (
     parse_formula,
 )
 from .protocols import PROTOCOLS, Protocol, Stage, StartSpec, get_protocol, random_start
-from .search import Attempt, attempts_for, relax_with_ase, search
+from .search import Attempt, StartMaker, attempts_for, relax_with_ase, search
 from .starts import (
     StartError,
     crystal_start,
@@ -27,6 +27,7 @@ __all__ = [
     "attempts_for",
     "relax_with_ase",
     "search",
+    "StartMaker",
     "PROTOCOLS",
     "Composition",
     "HydrogenRule",

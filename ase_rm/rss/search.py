@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +62,17 @@ def stage_options(stage: Stage) -> RelaxOptions:
     )
 
 
-def make_start(attempt: Attempt, seed: int, element_volumes: Mapping[int | str, float] | None) -> Atoms:
+StartMaker = Callable[[StartSpec, Composition, np.random.Generator, Mapping[int | str, float] | None], Atoms]
+"""What makes one start: ``(spec, composition, rng, element_volumes) -> Atoms``,
+the signature of :func:`ase_rm.rss.random_start` (the default)."""
+
+
+def make_start(
+    attempt: Attempt, seed: int, element_volumes: Mapping[int | str, float] | None,
+    start_maker: StartMaker | None = None,
+) -> Atoms:
     rng = np.random.default_rng([seed, attempt.index])
-    atoms = random_start(attempt.start, attempt.composition, rng, element_volumes)
+    atoms = (start_maker or random_start)(attempt.start, attempt.composition, rng, element_volumes)
     atoms.info[keys.RM_ATTEMPT] = attempt.index
     atoms.info[keys.RM_FORMULA] = format_formula(attempt.composition)
     return atoms
@@ -205,6 +213,7 @@ def search(
     engine: str = "batched",
     optimizer: str = "FIRE",
     shard: tuple[int, int] = (0, 1),
+    start_maker: StartMaker | None = None,
 ) -> list[Atoms]:
     """Run attempts through the protocol's stages; results sorted by attempt.
 
@@ -226,6 +235,9 @@ def search(
             :func:`ase_rm.rss.output.merge_parts`). Each attempt is seeded by
             its own number, so the shards together give exactly the
             single-process results.
+        start_maker: makes each start instead of :func:`ase_rm.rss.random_start`
+            (same signature; seeded by the attempt through its ``rng``), e.g.
+            the pymatgen plugin's symmetric starts.
 
     Returns:
         The results of this shard's attempts (all attempts when world is 1), in attempt order.
@@ -247,7 +259,7 @@ def search(
         path.unlink(missing_ok=True)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))
-    starts = (make_start(a, seed, element_volumes) for a in todo)
+    starts = (make_start(a, seed, element_volumes, start_maker) for a in todo)
     if engine == "batched":
         stream = _batched_stages(potential, starts, protocol.stages, seed, max_atoms_per_batch)
     elif engine == "ase":

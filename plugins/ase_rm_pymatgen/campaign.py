@@ -32,9 +32,10 @@ from ase import Atoms
 from ase_rm import RMCalculator, RMError
 from ase_rm.checkpoint import resolve
 from ase_rm.keys import RM_ATTEMPT, RM_FORMULA
-from ase_rm.rss import Attempt, Protocol, format_formula, get_protocol, parse_formula, search
+from ase_rm.rss import Attempt, Protocol, StartMaker, format_formula, get_protocol, parse_formula, search
 
 from .convert import ModelLike, load_model
+from .symmetric import STARTS, SymmetricStarts
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,20 @@ def composition_attempts(compositions: Sequence[str], protocol: Protocol, n: int
     ]
 
 
-def _manifest(model: ModelLike, protocol: Protocol, seed: int) -> dict[str, Any]:
-    """What decides the results: seed, protocol, and the checkpoint (name and SHA-256 of its file)."""
+def start_maker(starts: str) -> StartMaker | None:
+    """The :data:`ase_rm.rss.StartMaker` of a kind of start (None: the plain one)."""
+    if starts not in STARTS:
+        raise RMError(f"starts must be one of {', '.join(STARTS)}, not {starts!r}")
+    return {"random": None, "symmetric": SymmetricStarts(), "mixed": SymmetricStarts(fraction=0.5)}[starts]
+
+
+def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "random") -> dict[str, Any]:
+    """What decides the results: seed, protocol, starts, and the checkpoint (name and SHA-256 of its file)."""
     name = digest = None
     if not isinstance(model, RMCalculator):
         path = resolve(model)
         name, digest = str(model), hashlib.sha256(path.read_bytes()).hexdigest()
-    manifest = {"seed": seed, "protocol": protocol.to_dict(), "model": name, "model_sha256": digest}
+    manifest = {"seed": seed, "protocol": protocol.to_dict(), "starts": starts, "model": name, "model_sha256": digest}
     return json.loads(json.dumps(manifest))
 
 
@@ -90,7 +98,8 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
     meta = path.with_suffix(".json")
     if meta.exists():
         old = json.loads(meta.read_text())
-        changed = [k for k in ("seed", "protocol") if old.get(k) != manifest[k]]
+        old.setdefault("starts", "random")  # manifests written before starts were a choice
+        changed = [k for k in ("seed", "protocol", "starts") if old.get(k) != manifest[k]]
         if None not in (old.get("model_sha256"), manifest["model_sha256"]) and \
                 old["model_sha256"] != manifest["model_sha256"]:
             changed.append("model")
@@ -116,6 +125,7 @@ def generate_compositions(
     max_atoms_per_batch: int = 4096,
     device: str = "cpu",
     progress: bool = False,
+    starts: str = "random",
 ) -> dict[str, list[Atoms]]:
     """``n`` relaxed random structures per composition, appended to ``out``, resuming what is there.
 
@@ -129,6 +139,9 @@ def generate_compositions(
         max_atoms_per_batch: memory bound of each relaxation pool.
         device: torch device.
         progress: a progress bar over attempts.
+        starts: "random" (the protocol's start), "symmetric" (random space
+            groups, :class:`.symmetric.SymmetricStarts`; needs PyXtal) or
+            "mixed" (each attempt one of the two, with probability 1/2).
 
     Returns:
         ``{canonical formula: [Atoms of attempt 0..n-1]}`` with ``rm_energy`` (eV),
@@ -140,10 +153,12 @@ def generate_compositions(
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
     path = Path(out)
     attempts = composition_attempts(compositions, proto, n)
-    _check_manifest(path, _manifest(model, proto, seed))
+    maker = start_maker(starts)
+    _check_manifest(path, _manifest(model, proto, seed, starts))
     potential, meta = load_model(model, device=device)
     results = search(potential, attempts, proto, seed=seed, element_volumes=meta.get("volume_fit") or None,
-                     out=path, resume=True, max_atoms_per_batch=max_atoms_per_batch, progress=progress)
+                     out=path, resume=True, max_atoms_per_batch=max_atoms_per_batch, progress=progress,
+                     start_maker=maker)
     grouped: dict[str, list[Atoms]] = {canonical_formula(f): [] for f in compositions}
     for attempt, atoms in zip(attempts, results, strict=True):
         formula = format_formula(attempt.composition)

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from .cli import _require
+from .symmetric import STARTS
 
 
 def parse_top(text: str) -> list[int]:
@@ -43,6 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="CSV with columns composition and cif (e.g. shared/data/diffcsp_15_compositions.csv)")
     add_generation_options(p, n=30)
     p.add_argument("--top", type=parse_top, default=[1, 3, 5], help="k of the matched-within-top-k columns (1,3,5)")
+    p.add_argument("--starts", choices=STARTS, default="random",
+                   help="random: the protocol's start (space group P1); symmetric: atoms on the Wyckoff sites "
+                        "of a random space group (PyXtal), scaled to the same volume; mixed: each attempt one "
+                        "of the two, with probability 1/2")
     p.set_defaults(func=run)
 
 
@@ -53,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     targets = read_csp_targets(args.compositions)  # fail on a bad file before loading anything else
     result = run_csp(args.model, targets, args.out, n=args.n, seed=args.seed, top=args.top,
                      protocol=args.protocol, max_steps=args.max_steps, max_atoms_per_batch=args.batch_atoms,
-                     device=args.device, progress=not args.no_progress and sys.stderr.isatty())
+                     device=args.device, progress=not args.no_progress and sys.stderr.isatty(),
+                     starts=args.starts)
     print(result.table())
     print(f"tables written to {', '.join(str(p) for p in result.files)}")
     converged = sum(r["n_matched_converged"] > 0 for r in result.rows)

@@ -276,6 +276,7 @@ def run_csp(
     max_atoms_per_batch: int = 4096,
     device: str = "cpu",
     progress: bool = False,
+    starts: str = "random",
 ) -> CSPResult:
     """The CSP benchmark: generate (resuming ``out_dir/generated.extxyz``), match, write the tables.
 
@@ -291,12 +292,14 @@ def run_csp(
         max_atoms_per_batch: memory bound of each relaxation pool.
         device: torch device.
         progress: progress bars for generation and matching.
+        starts: "random" (the protocol's start), "symmetric" (random space groups;
+            needs PyXtal) or "mixed" (each attempt one of the two).
     """
     ks = _check_top(top)
     found = read_csp_targets(targets) if isinstance(targets, (str, os.PathLike)) else list(targets)
     proto = resolve_protocol(protocol, max_steps)
     generated = generate_compositions(model, [t.composition for t in found], Path(out_dir) / "generated.extxyz", n,
-                                      seed, proto, max_atoms_per_batch, device, progress)
+                                      seed, proto, max_atoms_per_batch, device, progress, starts)
     result = evaluate_csp(found, generated, ks, progress=progress)
     result.write(out_dir)
     return result

@@ -43,16 +43,6 @@ def shared_csv() -> Path:
     return CSP_CSV
 
 
-@pytest.fixture
-def salt_checkpoint(tmp_path: Path) -> Path:
-    """An untrained tiny model of Li, Na, S, Cl with fitted element volumes (crystal starts need them)."""
-    config = ModelConfig(species=(3, 11, 16, 17), cutoff=3.5, n_embedding=2, hidden=(8,))
-    model = Denoiser(config, torch.Generator().manual_seed(0), dtype=torch.float64)
-    path = tmp_path / "salt.pt"
-    atomic_save(make_checkpoint(model, volume_fit={3: 20.0, 11: 24.0, 16: 25.0, 17: 25.0}), path)
-    return path
-
-
 def rocksalt() -> Structure:
     """NaCl, the 2-atom primitive cell."""
     structure = to_pymatgen(bulk("NaCl", "rocksalt", a=5.64))

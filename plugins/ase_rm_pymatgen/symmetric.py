@@ -1,0 +1,144 @@
+"""Symmetric random starts for crystal searches (AIRSS-style), built with PyXtal.
+
+A plain crystal start puts every atom anywhere (space group P1). Here each
+start first draws a space group, uniformly among those whose Wyckoff positions
+can hold the composition (in the conventional cell, with exactly the
+composition's atoms), then PyXtal places the atoms on random Wyckoff sites.
+The cell is scaled to the protocol's target volume (the checkpoint's
+per-element volume fit, or the protocol's volume), and the start is accepted
+only if every pair, periodic images included, keeps the protocol's minimum
+distance. The relaxation itself is the usual one: FIRE does not impose the
+symmetry, it only starts from it.
+
+Use it as ``search(..., start_maker=SymmetricStarts())`` or
+``ase-rm csp ... --starts symmetric``. Needs ``pip install pyxtal``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from functools import lru_cache
+
+import numpy as np
+from ase import Atoms
+from ase.data import chemical_symbols
+from ase.neighborlist import neighbor_list
+
+from ase_rm import RMError
+from ase_rm.rss import StartSpec, composition_numbers, random_start, target_volume
+
+log = logging.getLogger(__name__)
+
+STARTS = ("random", "symmetric", "mixed")
+"""Kinds of crystal start: the protocol's plain random start, :class:`SymmetricStarts`,
+or each attempt one of the two with probability 1/2 (``SymmetricStarts(fraction=0.5)``)."""
+START_KIND = "rm_start"
+"""atoms.info key: "symmetric" or "random" (the fallback)."""
+START_SPACEGROUP = "rm_start_spacegroup"
+"""atoms.info key: the space group number the start was built in (1 for a fallback)."""
+
+
+def _pyxtal():  # type: ignore[no-untyped-def]
+    try:
+        from pyxtal import pyxtal
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RMError("symmetric starts need PyXtal: pip install pyxtal") from exc
+    return pyxtal
+
+
+@lru_cache(maxsize=256)
+def compatible_groups(counts: tuple[int, ...], lowest: int = 2) -> tuple[int, ...]:
+    """Space groups (``lowest``..230) whose Wyckoff positions can hold these atom
+    counts per element in one conventional cell."""
+    from pyxtal.symmetry import Group
+
+    return tuple(g for g in range(lowest, 231) if Group(g).check_compatible(list(counts))[0])
+
+
+class SymmetricStarts:
+    """A :data:`ase_rm.rss.StartMaker` that builds crystal starts in random space groups.
+
+    Args:
+        fraction: share of attempts that get a symmetric start; the rest (drawn
+            by the attempt's own rng) get the plain random start.
+        tries: space groups / placements tried before falling back to the plain start.
+        lowest_group: smallest space group number drawn (2 skips P1).
+
+    Molecule specs are passed to the plain start unchanged.
+    """
+
+    def __init__(self, fraction: float = 1.0, tries: int = 20, lowest_group: int = 2) -> None:
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"fraction must be in [0, 1], not {fraction}")
+        self.fraction, self.tries, self.lowest_group = float(fraction), int(tries), int(lowest_group)
+
+    def __call__(
+        self,
+        spec: StartSpec,
+        composition: object,
+        rng: np.random.Generator,
+        element_volumes: Mapping[int | str, float] | None = None,
+    ) -> Atoms:
+        if spec.kind != "crystal" or rng.random() >= self.fraction:
+            return self._plain(spec, composition, rng, element_volumes)
+        numbers = composition_numbers(composition)  # type: ignore[arg-type]
+        if spec.volume_per_atom is None and spec.volume_range is None and element_volumes is None:
+            raise RMError("this crystal start needs per-element volumes (checkpoint volume_fit) or a volume")
+        volume = target_volume(
+            numbers,
+            element_volumes=element_volumes if spec.volume_per_atom is None and spec.volume_range is None else None,
+            volume_per_atom=spec.volume_per_atom,
+            volume_range=spec.volume_range,
+            rng=rng,
+        )
+        from .analysis import quiet_spglib
+
+        with quiet_spglib():
+            return self._symmetric(spec, composition, numbers, volume, rng, element_volumes)
+
+    def _symmetric(self, spec: StartSpec, composition: object, numbers: np.ndarray, volume: float,
+                   rng: np.random.Generator, element_volumes: Mapping[int | str, float] | None) -> Atoms:
+        elements, counts = np.unique(numbers, return_counts=True)
+        groups = compatible_groups(tuple(int(c) for c in counts), self.lowest_group)
+        pyxtal = _pyxtal()
+        for _ in range(self.tries if groups else 0):
+            group = int(rng.choice(groups))
+            state = int(rng.integers(2**31 - 1))
+            crystal = pyxtal(random_state=state)
+            try:  # from_random draws from its own random_state, not the object's
+                crystal.from_random(3, group, [chemical_symbols[z] for z in elements], [int(c) for c in counts],
+                                    random_state=state)
+            except Exception as exc:  # PyXtal gives up on some (group, counts) draws
+                log.debug("pyxtal: group %d: %s", group, exc)
+                continue
+            if not crystal.valid:
+                continue
+            atoms = crystal.to_ase()
+            atoms.set_cell(atoms.cell * (volume / atoms.get_volume()) ** (1 / 3), scale_atoms=True)
+            if len(atoms) != len(numbers) or _too_close(atoms, spec):
+                continue
+            atoms.pbc = True
+            atoms.info[START_KIND], atoms.info[START_SPACEGROUP] = "symmetric", group
+            return atoms
+        return self._plain(spec, composition, rng, element_volumes)
+
+    @staticmethod
+    def _plain(spec: StartSpec, composition: object, rng: np.random.Generator,
+               element_volumes: Mapping[int | str, float] | None) -> Atoms:
+        atoms = random_start(spec, composition, rng, element_volumes)  # type: ignore[arg-type]
+        if spec.kind == "crystal":
+            atoms.info[START_KIND], atoms.info[START_SPACEGROUP] = "random", 1
+        return atoms
+
+
+def _too_close(atoms: Atoms, spec: StartSpec) -> bool:
+    """Any pair (periodic images and an atom's own images included) closer than
+    the protocol allows: ``min_distance``, or its ``pair_distances`` override?"""
+    pairs = {frozenset((a, b)): d for a, b, d in spec.pair_distances}
+    reach = max([spec.min_distance, *pairs.values()])
+    i, j, d = neighbor_list("ijd", atoms, reach)
+    symbols = np.array(atoms.get_chemical_symbols())
+    need = np.array([pairs.get(frozenset((a, b)), spec.min_distance)
+                     for a, b in zip(symbols[i], symbols[j], strict=True)])
+    return bool(len(d) and np.any(d < need))

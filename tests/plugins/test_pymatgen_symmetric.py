@@ -1,0 +1,79 @@
+"""ase_rm_pymatgen symmetric starts: random space groups through PyXtal, the protocol's volume and distances."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.neighborlist import neighbor_list
+
+pytest.importorskip("pymatgen")
+pytest.importorskip("pyxtal")
+
+import spglib  # noqa: E402
+from ase_rm_pymatgen.analysis import quiet_spglib  # noqa: E402
+from ase_rm_pymatgen.campaign import generate_compositions  # noqa: E402
+from ase_rm_pymatgen.symmetric import START_KIND, START_SPACEGROUP, SymmetricStarts  # noqa: E402
+from pyxtal.symmetry import Group  # noqa: E402
+
+from ase_rm import RMError  # noqa: E402
+from ase_rm.rss import Stage, get_protocol, parse_formula, target_volume  # noqa: E402
+
+from .test_pymatgen_csp import QUICK  # noqa: E402
+
+VOLUMES = {11: 24.0, 17: 25.0, 3: 20.0, 16: 25.0}
+
+
+def test_symmetric_start_has_the_composition_volume_distances_and_symmetry() -> None:
+    spec = replace(get_protocol("crystal").start, pair_distances=(("Na", "Cl", 2.2),))
+    comp = parse_formula("Na4Cl4")
+    volume = target_volume([11] * 4 + [17] * 4, element_volumes=VOLUMES)
+    make = SymmetricStarts()
+    groups = set()
+    for k in range(6):
+        atoms = make(spec, comp, np.random.default_rng([5, k]), VOLUMES)
+        assert atoms.info[START_KIND] == "symmetric" and atoms.pbc.all()
+        assert sorted(atoms.numbers.tolist()) == [11] * 4 + [17] * 4
+        assert atoms.get_volume() == pytest.approx(volume)
+        i, j, d = neighbor_list("ijd", atoms, 2.2)
+        pair = atoms.numbers[i] != atoms.numbers[j]
+        assert not np.any(d < 1.0) and not np.any(d[pair] < 2.2)  # Na-Cl pairs keep the override
+        group = atoms.info[START_SPACEGROUP]
+        groups.add(group)
+        with quiet_spglib():
+            found = spglib.get_symmetry((atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers), symprec=1e-3)
+        # at least the operations of the drawn group's general position (a supergroup may be found)
+        assert len(found["rotations"]) >= len(Group(group)[0])
+    assert len(groups) > 1  # the space group is drawn per start
+    again = make(spec, comp, np.random.default_rng([5, 0]), VOLUMES)
+    first = make(spec, comp, np.random.default_rng([5, 0]), VOLUMES)
+    np.testing.assert_allclose(again.positions, first.positions)  # seeded by the rng alone
+
+
+def test_fallbacks_to_the_plain_start() -> None:
+    crystal = get_protocol("crystal").start
+    comp = parse_formula("Na2Cl2")
+    none_left = SymmetricStarts(lowest_group=231)(crystal, comp, np.random.default_rng(0), VOLUMES)
+    assert none_left.info[START_KIND] == "random" and none_left.info[START_SPACEGROUP] == 1
+    half = SymmetricStarts(fraction=0.5)
+    kinds = {half(crystal, comp, np.random.default_rng(k), VOLUMES).info[START_KIND] for k in range(12)}
+    assert kinds == {"random", "symmetric"}
+    molecule = SymmetricStarts()(get_protocol("molecule").start, parse_formula("CH4"), np.random.default_rng(0), None)
+    assert not molecule.pbc.any() and START_KIND not in molecule.info
+    with pytest.raises(RMError, match="per-element volumes"):
+        SymmetricStarts()(crystal, comp, np.random.default_rng(0), None)
+    with pytest.raises(ValueError, match="fraction"):
+        SymmetricStarts(fraction=1.5)
+
+
+def test_campaign_records_the_kind_of_start(salt_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gen.extxyz"
+    quick = replace(QUICK, stages=(Stage(cell="full", fmax=0.05, max_steps=3, name="quick"),))
+    made = generate_compositions(salt_checkpoint, ["Na2Cl2"], out, n=3, seed=1, protocol=quick, starts="symmetric")
+    assert all(a.info[START_KIND] == "symmetric" and a.info[START_SPACEGROUP] > 1 for a in made["Na2Cl2"])
+    with pytest.raises(RMError, match="different starts"):
+        generate_compositions(salt_checkpoint, ["Na2Cl2"], out, n=3, seed=1, protocol=quick)
+    with pytest.raises(RMError, match="starts must be one of"):
+        generate_compositions(salt_checkpoint, ["Na2Cl2"], tmp_path / "x.extxyz", n=1, protocol=quick, starts="nope")
