@@ -2,8 +2,9 @@
 
 A plain crystal start puts every atom anywhere (space group P1). Here each
 start first draws a space group, uniformly among those whose Wyckoff positions
-can hold the composition (in the conventional cell, with exactly the
-composition's atoms), then PyXtal places the atoms on random Wyckoff sites.
+can hold the composition in one primitive cell, then PyXtal places the atoms on
+random Wyckoff sites, and the start is that structure's primitive cell (exactly
+the composition's atoms; a draw that came out with a smaller cell is redrawn).
 The cell is scaled to the protocol's target volume (the checkpoint's
 per-element volume fit, or the protocol's volume), and the start is accepted
 only if every pair, periodic images included, keeps the protocol's minimum
@@ -50,10 +51,28 @@ def _pyxtal():  # type: ignore[no-untyped-def]
 @lru_cache(maxsize=256)
 def compatible_groups(counts: tuple[int, ...], lowest: int = 2) -> tuple[int, ...]:
     """Space groups (``lowest``..230) whose Wyckoff positions can hold these atom
-    counts per element in one conventional cell."""
+    counts per element in one *primitive* cell (a centred group's conventional
+    cell holds them times its centring factor: 2 for I, C, A; 3 for R; 4 for F)."""
     from pyxtal.symmetry import Group
 
-    return tuple(g for g in range(lowest, 231) if Group(g).check_compatible(list(counts))[0])
+    out = []
+    for g in range(lowest, 231):
+        group = Group(g)
+        if group.check_compatible([c * group.cellsize() for c in counts])[0]:
+            out.append(g)
+    return tuple(out)
+
+
+def _primitive(atoms: Atoms) -> Atoms | None:
+    """The primitive cell of a PyXtal conventional cell (spglib, positions not idealised)."""
+    import spglib
+
+    cell = (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers)
+    found = spglib.standardize_cell(cell, to_primitive=True, no_idealize=True, symprec=1e-4)
+    if found is None:
+        return None
+    lattice, frac, numbers = found
+    return Atoms(numbers=numbers, scaled_positions=frac, cell=lattice, pbc=True)
 
 
 class SymmetricStarts:
@@ -108,13 +127,15 @@ class SymmetricStarts:
             crystal = pyxtal(random_state=state)
             try:  # from_random draws from its own random_state, not the object's
                 crystal.from_random(3, group, [chemical_symbols[z] for z in elements], [int(c) for c in counts],
-                                    random_state=state)
+                                    conventional=False, random_state=state)  # counts of the primitive cell
             except Exception as exc:  # PyXtal gives up on some (group, counts) draws
                 log.debug("pyxtal: group %d: %s", group, exc)
                 continue
             if not crystal.valid:
                 continue
-            atoms = crystal.to_ase()
+            atoms = _primitive(crystal.to_ase())  # PyXtal returns the conventional cell
+            if atoms is None:
+                continue
             atoms.set_cell(atoms.cell * (volume / atoms.get_volume()) ** (1 / 3), scale_atoms=True)
             if len(atoms) != len(numbers) or _too_close(atoms, spec):
                 continue

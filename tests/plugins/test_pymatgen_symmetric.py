@@ -44,12 +44,23 @@ def test_symmetric_start_has_the_composition_volume_distances_and_symmetry() -> 
         groups.add(group)
         with quiet_spglib():
             found = spglib.get_symmetry((atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers), symprec=1e-3)
-        # at least the operations of the drawn group's general position (a supergroup may be found)
-        assert len(found["rotations"]) >= len(Group(group)[0])
+        # at least the drawn group's operations in a primitive cell: its general position's
+        # multiplicity over the centring factor (a supergroup may be found)
+        assert len(found["rotations"]) >= len(Group(group)[0]) // Group(group).cellsize()
     assert len(groups) > 1  # the space group is drawn per start
     again = make(spec, comp, np.random.default_rng([5, 0]), VOLUMES)
     first = make(spec, comp, np.random.default_rng([5, 0]), VOLUMES)
     np.testing.assert_allclose(again.positions, first.positions)  # seeded by the rng alone
+
+
+def test_centred_groups_hold_the_primitive_cell() -> None:
+    """AlAg4's ground truth is R-3m with 5 atoms (15 in the hexagonal cell), Bi2F8's
+    I4/mmm with 10 (20): both groups are drawn for the primitive counts."""
+    from ase_rm_pymatgen.symmetric import compatible_groups
+
+    assert 166 in compatible_groups((1, 4)) and 139 in compatible_groups((2, 8))
+    assert 225 in compatible_groups((1, 2))  # fluorite: 4a + 8c of the F cell, 1 + 2 in the primitive
+    assert 221 not in compatible_groups((1, 2))  # Pm-3m has no 2-fold site
 
 
 def test_fallbacks_to_the_plain_start() -> None:
