@@ -1,10 +1,15 @@
-"""Symmetric random starts for crystal searches (AIRSS-style), built with PyXtal.
+"""Symmetric random starts for crystal searches (AIRSS-style), with PyXtal's tables.
 
 A plain crystal start puts every atom anywhere (space group P1). Here each
 start first draws a space group, uniformly among those whose Wyckoff positions
-can hold the composition in one primitive cell, then PyXtal places the atoms on
-random Wyckoff sites, and the start is that structure's primitive cell (exactly
-the composition's atoms; a draw that came out with a smaller cell is redrawn).
+can hold the composition in one primitive cell. Each element then fills its
+count (in the conventional cell) with Wyckoff positions drawn uniformly among
+those that still fit (one without free parameters at most once), each with
+random free parameters; the lattice is a random one of the group's crystal
+family (PyXtal's ``Lattice``). The start is that structure's primitive cell
+(exactly the composition's atoms; a draw that came out with a smaller cell is
+redrawn). PyXtal's own ``from_random`` is not used: its site merging can take
+minutes on a single draw.
 The cell is scaled to the protocol's target volume (the checkpoint's
 per-element volume fit, or the protocol's volume), and the start is accepted
 only if every pair, periodic images included, keeps the protocol's minimum
@@ -17,19 +22,15 @@ Use it as ``search(..., start_maker=SymmetricStarts())`` or
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
 from ase import Atoms
-from ase.data import chemical_symbols
 from ase.neighborlist import neighbor_list
 
 from ase_rm import RMError
 from ase_rm.rss import StartSpec, composition_numbers, random_start, target_volume
-
-log = logging.getLogger(__name__)
 
 STARTS = ("random", "symmetric", "mixed")
 """Kinds of crystal start: the protocol's plain random start, :class:`SymmetricStarts`,
@@ -38,14 +39,6 @@ START_KIND = "rm_start"
 """atoms.info key: "symmetric" or "random" (the fallback)."""
 START_SPACEGROUP = "rm_start_spacegroup"
 """atoms.info key: the space group number the start was built in (1 for a fallback)."""
-
-
-def _pyxtal():  # type: ignore[no-untyped-def]
-    try:
-        from pyxtal import pyxtal
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RMError("symmetric starts need PyXtal: pip install pyxtal") from exc
-    return pyxtal
 
 
 @lru_cache(maxsize=256)
@@ -61,6 +54,64 @@ def compatible_groups(counts: tuple[int, ...], lowest: int = 2) -> tuple[int, ..
         if group.check_compatible([c * group.cellsize() for c in counts])[0]:
             out.append(g)
     return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _wyckoff_table(group: int) -> tuple[tuple[str, int, bool], ...]:
+    """(letter, multiplicity in the conventional cell, has free parameters) of each Wyckoff position."""
+    from pyxtal.symmetry import Group
+
+    g = Group(group)
+    return tuple((wp.get_label(), wp.multiplicity, wp.get_dof() > 0) for wp in g)
+
+
+def _draw_sites(group: int, counts: np.ndarray, rng: np.random.Generator, tries: int = 20) -> list[list[str]] | None:
+    """Wyckoff letters per element whose multiplicities add up to its count (in the
+    conventional cell): each element fills its count with uniformly drawn positions
+    that still fit; a position without free parameters is used at most once."""
+    table = _wyckoff_table(group)
+    for _ in range(tries):
+        used: set[str] = set()
+        sites: list[list[str]] = []
+        for count in counts:
+            mine, left = [], int(count)
+            while left:
+                fits = [(label, mult) for label, mult, free in table if mult <= left and (free or label not in used)]
+                if not fits:
+                    break
+                label, mult = fits[int(rng.integers(len(fits)))]
+                mine.append(label)
+                used.add(label)
+                left -= mult
+            if left:
+                break
+            sites.append(mine)
+        else:
+            return sites
+    return None
+
+
+def _place_in_group(group: int, elements: np.ndarray, counts: np.ndarray, volume: float,
+                    rng: np.random.Generator) -> Atoms | None:
+    """A random crystal of space group ``group`` in its conventional cell: a random
+    lattice of the group's crystal family (PyXtal), and for each element random
+    Wyckoff positions, each with random free parameters, expanded by its operations."""
+    from pyxtal.lattice import Lattice
+    from pyxtal.symmetry import Group
+
+    g = Group(group)
+    factor = g.cellsize()
+    sites = _draw_sites(group, counts * factor, rng)
+    if sites is None:
+        return None
+    lattice = Lattice(g.lattice_type, volume * factor, random_state=int(rng.integers(2**31 - 1))).matrix
+    frac, numbers = [], []
+    for z, letters in zip(elements, sites, strict=True):
+        for label in letters:
+            orbit = np.mod(g.get_wp_by_letter(label).apply_ops(rng.random(3)), 1.0)
+            frac.append(orbit)
+            numbers += [int(z)] * len(orbit)
+    return Atoms(numbers=numbers, scaled_positions=np.concatenate(frac), cell=lattice, pbc=True)
 
 
 def _primitive(atoms: Atoms) -> Atoms | None:
@@ -87,7 +138,7 @@ class SymmetricStarts:
     Molecule specs are passed to the plain start unchanged.
     """
 
-    def __init__(self, fraction: float = 1.0, tries: int = 20, lowest_group: int = 2) -> None:
+    def __init__(self, fraction: float = 1.0, tries: int = 50, lowest_group: int = 2) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"fraction must be in [0, 1], not {fraction}")
         self.fraction, self.tries, self.lowest_group = float(fraction), int(tries), int(lowest_group)
@@ -120,26 +171,17 @@ class SymmetricStarts:
                    rng: np.random.Generator, element_volumes: Mapping[int | str, float] | None) -> Atoms:
         elements, counts = np.unique(numbers, return_counts=True)
         groups = compatible_groups(tuple(int(c) for c in counts), self.lowest_group)
-        pyxtal = _pyxtal()
         for _ in range(self.tries if groups else 0):
             group = int(rng.choice(groups))
-            state = int(rng.integers(2**31 - 1))
-            crystal = pyxtal(random_state=state)
-            try:  # from_random draws from its own random_state, not the object's
-                crystal.from_random(3, group, [chemical_symbols[z] for z in elements], [int(c) for c in counts],
-                                    conventional=False, random_state=state)  # counts of the primitive cell
-            except Exception as exc:  # PyXtal gives up on some (group, counts) draws
-                log.debug("pyxtal: group %d: %s", group, exc)
-                continue
-            if not crystal.valid:
-                continue
-            atoms = _primitive(crystal.to_ase())  # PyXtal returns the conventional cell
+            atoms = _place_in_group(group, elements, counts, volume, rng)
             if atoms is None:
                 continue
-            atoms.set_cell(atoms.cell * (volume / atoms.get_volume()) ** (1 / 3), scale_atoms=True)
-            if len(atoms) != len(numbers) or _too_close(atoms, spec):
+            atoms = _primitive(atoms)
+            if atoms is None or len(atoms) != len(numbers):  # a supergroup with a smaller cell came out
                 continue
-            atoms.pbc = True
+            atoms.set_cell(atoms.cell * (volume / atoms.get_volume()) ** (1 / 3), scale_atoms=True)
+            if _too_close(atoms, spec):
+                continue
             atoms.info[START_KIND], atoms.info[START_SPACEGROUP] = "symmetric", group
             return atoms
         return self._plain(spec, composition, rng, element_volumes)
