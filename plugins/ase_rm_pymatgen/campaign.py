@@ -32,10 +32,9 @@ from ase import Atoms
 from ase_rm import RMCalculator, RMError
 from ase_rm.checkpoint import resolve
 from ase_rm.keys import RM_ATTEMPT, RM_FORMULA
-from ase_rm.rss import Attempt, Protocol, StartMaker, format_formula, get_protocol, parse_formula, search
+from ase_rm.rss import Attempt, Protocol, format_formula, get_protocol, parse_formula, search
 
 from .convert import ModelLike, load_model
-from .symmetric import STARTS, SymmetricStarts
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +73,6 @@ def composition_attempts(compositions: Sequence[str], protocol: Protocol, n: int
         Attempt(composition_key(f) * ATTEMPT_STRIDE + k, parse_formula(f), protocol.start)
         for f in formulas for k in range(n)
     ]
-
-
-def start_maker(starts: str) -> StartMaker | None:
-    """The :data:`ase_rm.rss.StartMaker` of a kind of start (None: the plain one)."""
-    if starts not in STARTS:
-        raise RMError(f"starts must be one of {', '.join(STARTS)}, not {starts!r}")
-    return {"random": None, "symmetric": SymmetricStarts(), "mixed": SymmetricStarts(fraction=0.5)}[starts]
 
 
 def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "random") -> dict[str, Any]:
@@ -139,9 +131,11 @@ def generate_compositions(
         max_atoms_per_batch: memory bound of each relaxation pool.
         device: torch device.
         progress: a progress bar over attempts.
-        starts: "random" (the protocol's start), "symmetric" (random space
-            groups, :class:`.symmetric.SymmetricStarts`; needs PyXtal) or
-            "mixed" (each attempt one of the two, with probability 1/2).
+        starts: one of :data:`.symmetric.STARTS`: "random" (the protocol's
+            start), "symmetric" (random space groups, drawn uniformly;
+            :class:`.symmetric.SymmetricStarts`, needs PyXtal), "symmetric-mp20"
+            (drawn as often as they occur in MP-20) or "mixed" (each attempt
+            random or symmetric, with probability 1/2).
 
     Returns:
         ``{canonical formula: [Atoms of attempt 0..n-1]}`` with ``rm_energy`` (eV),
@@ -153,6 +147,8 @@ def generate_compositions(
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
     path = Path(out)
     attempts = composition_attempts(compositions, proto, n)
+    from .symmetric import start_maker  # here: `python -m ase_rm_pymatgen.symmetric` runs it as __main__
+
     maker = start_maker(starts)
     _check_manifest(path, _manifest(model, proto, seed, starts))
     potential, meta = load_model(model, device=device)

@@ -46,8 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=parse_top, default=[1, 3, 5], help="k of the matched-within-top-k columns (1,3,5)")
     p.add_argument("--starts", choices=STARTS, default="random",
                    help="random: the protocol's start (space group P1); symmetric: atoms on the Wyckoff sites "
-                        "of a random space group (PyXtal), scaled to the same volume; mixed: each attempt one "
-                        "of the two, with probability 1/2")
+                        "of a random space group (PyXtal tables), scaled to the same volume; symmetric-mp20: "
+                        "space groups drawn as often as they occur in MP-20; mixed: random or symmetric, "
+                        "1/2 each")
     p.set_defaults(func=run)
 
 

@@ -292,8 +292,7 @@ def run_csp(
         max_atoms_per_batch: memory bound of each relaxation pool.
         device: torch device.
         progress: progress bars for generation and matching.
-        starts: "random" (the protocol's start), "symmetric" (random space groups;
-            needs PyXtal) or "mixed" (each attempt one of the two).
+        starts: one of :data:`.symmetric.STARTS` (see :func:`.campaign.generate_compositions`).
     """
     ks = _check_top(top)
     found = read_csp_targets(targets) if isinstance(targets, (str, os.PathLike)) else list(targets)

@@ -22,19 +22,25 @@ Use it as ``search(..., start_maker=SymmetricStarts())`` or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 from ase_rm import RMError
-from ase_rm.rss import StartSpec, composition_numbers, random_start, target_volume
+from ase_rm.rss import StartMaker, StartSpec, composition_numbers, random_start, target_volume
 
-STARTS = ("random", "symmetric", "mixed")
-"""Kinds of crystal start: the protocol's plain random start, :class:`SymmetricStarts`,
-or each attempt one of the two with probability 1/2 (``SymmetricStarts(fraction=0.5)``)."""
+STARTS = ("random", "symmetric", "symmetric-mp20", "mixed")
+"""Kinds of crystal start: the protocol's plain random start; :class:`SymmetricStarts`
+with the compatible space groups drawn uniformly, or in proportion to their counts in
+the MP-20 training file (:data:`MP20_PRIOR`); or each attempt one of random and
+symmetric with probability 1/2 (``SymmetricStarts(fraction=0.5)``)."""
 START_KIND = "rm_start"
 """atoms.info key: "symmetric" or "random" (the fallback)."""
 START_SPACEGROUP = "rm_start_spacegroup"
@@ -134,14 +140,30 @@ class SymmetricStarts:
             by the attempt's own rng) get the plain random start.
         tries: space groups / placements tried before falling back to the plain start.
         lowest_group: smallest space group number drawn (2 skips P1).
+        group_weights: ``{space group number: weight}``, e.g. how often each
+            group occurs in the training set (:func:`space_group_counts`,
+            :func:`load_group_prior`); None draws the compatible groups uniformly.
 
     Molecule specs are passed to the plain start unchanged.
     """
 
-    def __init__(self, fraction: float = 1.0, tries: int = 50, lowest_group: int = 2) -> None:
+    def __init__(self, fraction: float = 1.0, tries: int = 50, lowest_group: int = 2,
+                 group_weights: Mapping[int, float] | None = None) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"fraction must be in [0, 1], not {fraction}")
+        if group_weights is not None and any(not w >= 0 for w in group_weights.values()):
+            raise ValueError("space group weights must be >= 0")
         self.fraction, self.tries, self.lowest_group = float(fraction), int(tries), int(lowest_group)
+        self.group_weights = None if group_weights is None else {int(g): float(w) for g, w in group_weights.items()}
+
+    def _draw_group(self, groups: tuple[int, ...], rng: np.random.Generator) -> int:
+        """A compatible group: uniformly, or in proportion to ``group_weights``
+        (uniformly when none of the compatible groups has weight)."""
+        if self.group_weights is not None:
+            w = np.array([self.group_weights.get(g, 0.0) for g in groups])
+            if w.sum() > 0:
+                return int(groups[int(rng.choice(len(groups), p=w / w.sum()))])
+        return int(rng.choice(groups))
 
     def __call__(
         self,
@@ -172,7 +194,7 @@ class SymmetricStarts:
         elements, counts = np.unique(numbers, return_counts=True)
         groups = compatible_groups(tuple(int(c) for c in counts), self.lowest_group)
         for _ in range(self.tries if groups else 0):
-            group = int(rng.choice(groups))
+            group = self._draw_group(groups, rng)
             atoms = _place_in_group(group, elements, counts, volume, rng)
             if atoms is None:
                 continue
@@ -205,3 +227,73 @@ def _too_close(atoms: Atoms, spec: StartSpec) -> bool:
     need = np.array([pairs.get(frozenset((a, b)), spec.min_distance)
                      for a, b in zip(symbols[i], symbols[j], strict=True)])
     return bool(len(d) and np.any(d < need))
+
+
+MP20_PRIOR = Path(__file__).with_name("data") / "mp20_space_groups.json"
+"""Space-group counts of the MP-20 training file (``python -m ase_rm_pymatgen.symmetric
+../shared/data/mp20_train_partial.csv.gz`` wrote it; spglib, symprec 0.1)."""
+
+
+def space_group_counts(structures: Iterable[Atoms], symprec: float = 0.1) -> dict[int, int]:
+    """How many of the structures spglib puts in each space group (1 where it finds none)."""
+    import spglib
+
+    from .analysis import quiet_spglib
+
+    counts: Counter[int] = Counter()
+    with quiet_spglib():
+        for atoms in structures:
+            found = spglib.get_symmetry_dataset(
+                (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers), symprec=symprec)
+            counts[int(found.number) if found is not None else 1] += 1
+    return dict(sorted(counts.items()))
+
+
+def load_group_prior(prior: str | os.PathLike[str]) -> dict[int, float] | None:
+    """Space-group weights: "uniform" (None), "mp20" (the shipped MP-20 counts), or a
+    JSON file ``{"counts": {"225": n, ...}}`` as :func:`main` writes it."""
+    if str(prior) == "uniform":
+        return None
+    path = MP20_PRIOR if str(prior) == "mp20" else Path(prior)
+    try:
+        data = json.loads(path.read_text())
+        return {int(g): float(n) for g, n in data["counts"].items()}
+    except FileNotFoundError:
+        raise RMError(f"space group prior {path} not found") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RMError(f"{path} is not a space group prior (a JSON object with 'counts'): {exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ase_rm_pymatgen.symmetric STRUCTURES [OUT.json]``: the space-group
+    counts of a structure file (default output: the shipped MP-20 prior's path)."""
+    import argparse
+
+    from ase_rm import read_structures
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("structures", help="any file ase_rm.read_structures reads (e.g. the MP-20 CSV)")
+    parser.add_argument("out", nargs="?", default=str(MP20_PRIOR))
+    parser.add_argument("--symprec", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    structures = read_structures(args.structures)
+    counts = space_group_counts(structures, args.symprec)
+    doc = {"source": Path(args.structures).name, "structures": len(structures), "symprec": args.symprec,
+           "counts": {str(g): n for g, n in counts.items()}}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"{len(structures)} structures, {len(counts)} space groups: {args.out}")
+    return 0
+
+
+def start_maker(starts: str) -> StartMaker | None:
+    """The :data:`ase_rm.rss.StartMaker` of one of :data:`STARTS` (None: the plain start)."""
+    if starts not in STARTS:
+        raise RMError(f"starts must be one of {', '.join(STARTS)}, not {starts!r}")
+    if starts == "symmetric-mp20":
+        return SymmetricStarts(group_weights=load_group_prior("mp20"))
+    return {"random": None, "symmetric": SymmetricStarts(), "mixed": SymmetricStarts(fraction=0.5)}[starts]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

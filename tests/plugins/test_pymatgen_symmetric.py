@@ -88,3 +88,34 @@ def test_campaign_records_the_kind_of_start(salt_checkpoint: Path, tmp_path: Pat
         generate_compositions(salt_checkpoint, ["Na2Cl2"], out, n=3, seed=1, protocol=quick)
     with pytest.raises(RMError, match="starts must be one of"):
         generate_compositions(salt_checkpoint, ["Na2Cl2"], tmp_path / "x.extxyz", n=1, protocol=quick, starts="nope")
+
+
+def test_group_weights_and_priors(tmp_path: Path) -> None:
+    from ase.build import bulk
+    from ase_rm_pymatgen.symmetric import MP20_PRIOR, load_group_prior, main, space_group_counts
+
+    spec = get_protocol("crystal").start
+    only = SymmetricStarts(group_weights={221: 1.0, 225: 0.0})
+    drawn = {only(spec, parse_formula("NaCl"), np.random.default_rng(k), VOLUMES).info[START_SPACEGROUP]
+             for k in range(5)}
+    assert drawn == {221}  # Pm-3m (CsCl) is the only weighted compatible group
+    none = SymmetricStarts(group_weights={230: 1.0})  # no compatible group weighted: uniform
+    assert none(spec, parse_formula("NaCl"), np.random.default_rng(0), VOLUMES).info[START_KIND] == "symmetric"
+    with pytest.raises(ValueError, match=">= 0"):
+        SymmetricStarts(group_weights={225: -1.0})
+
+    crystals = [bulk("NaCl", "rocksalt", a=5.64), bulk("Si", "diamond", a=5.43), bulk("Cu", "fcc", a=3.6)]
+    assert space_group_counts(crystals) == {225: 2, 227: 1}
+    import ase.io
+
+    ase.io.write(tmp_path / "c.extxyz", crystals)
+    assert main([str(tmp_path / "c.extxyz"), str(tmp_path / "prior.json")]) == 0
+    assert load_group_prior(tmp_path / "prior.json") == {225: 2.0, 227: 1.0}
+    assert load_group_prior("uniform") is None
+    mp20 = load_group_prior("mp20")  # shipped with the plugin
+    assert MP20_PRIOR.exists() and mp20 is not None and max(mp20, key=mp20.__getitem__) == 225
+    with pytest.raises(RMError, match="not found"):
+        load_group_prior(tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text('{"groups": []}')
+    with pytest.raises(RMError, match="not a space group prior"):
+        load_group_prior(tmp_path / "bad.json")
