@@ -22,6 +22,9 @@
 #   PARTS            which steps to run (default "energies in ood"; e.g. PARTS=ood to run the
 #                    out-of-distribution part in another process)
 #   ATTEMPTS         attempts per formula (default 32; --quick: 2)
+#   GEN_ASE_RM       the command for the generation step only (default: ASE_RM), e.g.
+#                    "torchrun --standalone --nproc_per_node 2 -m ase_rm.cli.main" (one rank per core)
+#   GEN_FLAGS        extra ase-rm generate options, e.g. "--compile"
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -66,8 +69,11 @@ REFERENCE_LIMIT="${REFERENCE_LIMIT:-$DEFAULT_REFERENCE_LIMIT}"
 ATTEMPTS="${ATTEMPTS:-$DEFAULT_ATTEMPTS}"
 PARTS="${PARTS:-energies in ood}"
 read -r -a ASE_RM <<< "${ASE_RM:-ase-rm}"
+read -r -a GEN_ASE_RM <<< "${GEN_ASE_RM:-${ASE_RM[*]}}"
+read -r -a GEN_FLAGS <<< "${GEN_FLAGS:-}"
 if [ -n "${THREADS:-}" ]; then
     ASE_RM+=(--threads "$THREADS")
+    GEN_ASE_RM+=(--threads "$THREADS")
 fi
 
 run() {
@@ -94,8 +100,9 @@ for part in in ood; do
     if [[ " $PARTS " != *" $part "* ]]; then continue; fi
     if [ "$part" = in ]; then formulas=("${IN_FORMULAS[@]}"); else formulas=("${OOD_FORMULAS[@]}"); fi
     mapfile -t compositions < <(composition_args "${formulas[@]}")
-    run "${ASE_RM[@]}" generate "$MODEL" "${compositions[@]}" --enumerate-h --n "$ATTEMPTS" \
-        --protocol molecule --seed 0 --out "$OUTDIR/gen_$part.extxyz" --no-progress "${RESUME[@]}"
+    run "${GEN_ASE_RM[@]}" generate "$MODEL" "${compositions[@]}" --enumerate-h --attempts "$ATTEMPTS" \
+        --protocol molecule --seed 0 --out "$OUTDIR/gen_$part.extxyz" --no-progress "${RESUME[@]}" \
+        "${GEN_FLAGS[@]}"
     run "${ASE_RM[@]}" evaluate molecules "$OUTDIR/gen_$part.extxyz" --qm7b "$DATA" \
         --reference-limit "$REFERENCE_LIMIT" --out "$OUTDIR/eval_$part"
 done
