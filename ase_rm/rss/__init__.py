@@ -12,7 +12,7 @@ from .composition import (
     multiply,
     parse_formula,
 )
-from .protocols import PROTOCOLS, Protocol, Stage, StartSpec, get_protocol, random_start
+from .protocols import PROTOCOLS, Protocol, Stage, StartSpec, get_protocol, random_start, start_volume
 from .search import Attempt, StartMaker, attempts_for, relax_with_ase, search
 from .starts import (
     StartError,
@@ -46,5 +46,6 @@ __all__ = [
     "parse_formula",
     "random_cell",
     "random_start",
+    "start_volume",
     "target_volume",
 ]

@@ -205,6 +205,30 @@ PROTOCOLS: dict[str, Protocol] = {
 """Published presets; the diamond attempt count is not stated in method.md (32 chosen)."""
 
 
+def start_volume(
+    spec: StartSpec,
+    numbers: np.ndarray,
+    rng: np.random.Generator,
+    element_volumes: Mapping[int | str, float] | None = None,
+) -> float:
+    """The cell volume, Å^3, of a crystal start as ``spec`` asks for it: its
+    ``volume_per_atom`` or ``volume_range`` (drawn from ``rng``), or else the
+    per-element volumes V = sum_Z n_Z V_Z.
+
+    Raises:
+        StartError: the spec gives no volume and there are no per-element volumes.
+    """
+    if spec.volume_per_atom is None and spec.volume_range is None and element_volumes is None:
+        raise StartError("this crystal start needs per-element volumes (checkpoint volume_fit) or a volume")
+    return target_volume(
+        numbers,
+        element_volumes=element_volumes if spec.volume_per_atom is None and spec.volume_range is None else None,
+        volume_per_atom=spec.volume_per_atom,
+        volume_range=spec.volume_range,
+        rng=rng,
+    )
+
+
 def random_start(
     spec: StartSpec,
     composition: CompositionLike,
@@ -229,15 +253,7 @@ def random_start(
     if spec.kind == "molecule":
         return molecule_start(composition, rng, box=spec.box, **common)  # type: ignore[arg-type]
     numbers = numbers_of(composition)
-    if spec.volume_per_atom is None and spec.volume_range is None and element_volumes is None:
-        raise StartError("this crystal start needs per-element volumes (checkpoint volume_fit) or a volume")
-    volume = target_volume(
-        numbers,
-        element_volumes=element_volumes if spec.volume_per_atom is None and spec.volume_range is None else None,
-        volume_per_atom=spec.volume_per_atom,
-        volume_range=spec.volume_range,
-        rng=rng,
-    )
+    volume = start_volume(spec, numbers, rng, element_volumes)
     return crystal_start(
         numbers,
         rng,

@@ -34,7 +34,7 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 from ase_rm import RMError
-from ase_rm.rss import StartMaker, StartSpec, composition_numbers, random_start, target_volume
+from ase_rm.rss import StartMaker, StartSpec, composition_numbers, random_start, start_volume
 
 STARTS = ("random", "symmetric", "symmetric-mp20", "mixed")
 """Kinds of crystal start: the protocol's plain random start; :class:`SymmetricStarts`
@@ -175,15 +175,7 @@ class SymmetricStarts:
         if spec.kind != "crystal" or rng.random() >= self.fraction:
             return self._plain(spec, composition, rng, element_volumes)
         numbers = composition_numbers(composition)  # type: ignore[arg-type]
-        if spec.volume_per_atom is None and spec.volume_range is None and element_volumes is None:
-            raise RMError("this crystal start needs per-element volumes (checkpoint volume_fit) or a volume")
-        volume = target_volume(
-            numbers,
-            element_volumes=element_volumes if spec.volume_per_atom is None and spec.volume_range is None else None,
-            volume_per_atom=spec.volume_per_atom,
-            volume_range=spec.volume_range,
-            rng=rng,
-        )
+        volume = start_volume(spec, numbers, rng, element_volumes)
         from .analysis import quiet_spglib
 
         with quiet_spglib():
