@@ -36,8 +36,8 @@ class Batch:
             ask the others; None for an unsharded batch.
         placeholder: True when this rank's share of the global batch is empty
             (fewer frames than ranks): the batch repeats one frame of the global
-            batch, and the trainer weighs its loss by 0 so that the rank still
-            takes part in the gradient reduction.
+            batch, and :func:`ase_rm.train.loss.batch_loss` weighs its loss by
+            0 so that the rank still takes part in the gradient reduction.
     """
 
     graph: Graph

@@ -148,13 +148,11 @@ class Trainer:
             loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True, counts)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {self.epoch}, step {self.step}")
-            if batch.placeholder:  # this rank has no frame in the global batch: zero gradients
-                loss = loss * 0.0
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.ema.update(self.model)
-            if not batch.placeholder:
+            if not batch.placeholder:  # its loss was weighted 0: no frame of its own
                 sums["frames"] = batch.n_frames
                 sums["atoms"] = int(batch.graph.n_atoms.sum())
                 accumulate(self.totals, sums)

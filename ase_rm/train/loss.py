@@ -20,7 +20,10 @@ def batch_loss(
     """wF MSE(forces) + wS MSE(stress, 9 components); also summed squared errors.
 
     ``counts`` replaces the number of force and stress components the means
-    divide by (distributed training: the global batch's counts per rank).
+    divide by (distributed training: the global batch's counts per rank). A
+    placeholder batch (a rank without a frame of the global batch) gives the
+    loss times 0, so that the rank still takes part in the gradient reduction,
+    and no sums.
     """
     want_stress = bool(stress_weight) and bool(batch.has_stress.any())
     out = potential(batch.graph, forces=True, stress=want_stress, create_graph=create_graph)
@@ -34,6 +37,8 @@ def batch_loss(
         loss = loss + stress_weight * (ds * ds).sum() / n_s
         dsd = ds.detach()
         sums.update(s_sq=float((dsd * dsd).sum()), s_n=dsd.numel())
+    if batch.placeholder:
+        return loss * 0.0, {}
     return loss, sums
 
 
