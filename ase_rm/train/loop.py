@@ -276,7 +276,7 @@ class Trainer:
     def _save_state(self) -> None:
         # Every rank calls this at the same step: the epoch's partial sums are
         # saved over all ranks, and rank 0 alone takes them back on resume.
-        totals = self.dist.all_reduce(self.totals) if self.dist.world > 1 else dict(self.totals)
+        totals = self.dist.all_reduce(self.totals)  # a copy for one process
         if not self.dist.is_main:
             return
         state = {
