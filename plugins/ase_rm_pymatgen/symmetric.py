@@ -26,7 +26,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,16 +47,22 @@ START_SPACEGROUP = "rm_start_spacegroup"
 """atoms.info key: the space group number the start was built in (1 for a fallback)."""
 
 
+@cache
+def _group(number: int):  # type: ignore[no-untyped-def]
+    """PyXtal's space group (about 10 ms to build; read only here, so built once)."""
+    from pyxtal.symmetry import Group
+
+    return Group(number)
+
+
 @lru_cache(maxsize=256)
 def compatible_groups(counts: tuple[int, ...], lowest: int = 2) -> tuple[int, ...]:
     """Space groups (``lowest``..230) whose Wyckoff positions can hold these atom
     counts per element in one *primitive* cell (a centred group's conventional
     cell holds them times its centring factor: 2 for I, C, A; 3 for R; 4 for F)."""
-    from pyxtal.symmetry import Group
-
     out = []
     for g in range(lowest, 231):
-        group = Group(g)
+        group = _group(g)
         if group.check_compatible([c * group.cellsize() for c in counts])[0]:
             out.append(g)
     return tuple(out)
@@ -65,10 +71,7 @@ def compatible_groups(counts: tuple[int, ...], lowest: int = 2) -> tuple[int, ..
 @lru_cache(maxsize=256)
 def _wyckoff_table(group: int) -> tuple[tuple[str, int, bool], ...]:
     """(letter, multiplicity in the conventional cell, has free parameters) of each Wyckoff position."""
-    from pyxtal.symmetry import Group
-
-    g = Group(group)
-    return tuple((wp.get_label(), wp.multiplicity, wp.get_dof() > 0) for wp in g)
+    return tuple((wp.get_label(), wp.multiplicity, wp.get_dof() > 0) for wp in _group(group))
 
 
 def _draw_sites(group: int, counts: np.ndarray, rng: np.random.Generator, tries: int = 20) -> list[list[str]] | None:
@@ -103,9 +106,8 @@ def _place_in_group(group: int, elements: np.ndarray, counts: np.ndarray, volume
     lattice of the group's crystal family (PyXtal), and for each element random
     Wyckoff positions, each with random free parameters, expanded by its operations."""
     from pyxtal.lattice import Lattice
-    from pyxtal.symmetry import Group
 
-    g = Group(group)
+    g = _group(group)
     factor = g.cellsize()
     sites = _draw_sites(group, counts * factor, rng)
     if sites is None:
