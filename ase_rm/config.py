@@ -7,7 +7,9 @@ Every config has ``from_dict`` (unknown keys are a :class:`ConfigError`) and
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ase.data import atomic_numbers, chemical_symbols
@@ -47,6 +49,36 @@ class Config:
 
     def replace(self: T, **changes: Any) -> T:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The table of a TOML or YAML settings file (run files, protocols).
+
+    Raises:
+        ConfigError: no such file, another suffix, invalid syntax, or not a table.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"no such file: {p}")
+    text = p.read_text()
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"{p}: settings files must be .toml, .yaml or .yml")
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{p} is not valid {p.suffix[1:].upper()}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must hold a table/mapping of settings")
+    return data
 
 
 def species_from_symbols(symbols: str | list[str] | tuple[str | int, ...]) -> tuple[int, ...]:

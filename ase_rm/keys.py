@@ -47,7 +47,8 @@ RM_FORMULA = "rm_formula"
 
 RM_STAGE_CONVERGED = "rm_stage_converged"
 """str: per-stage convergence of a generated structure, one letter per stage, C or N (e.g. "NC");
-F where the stage could not run (see RM_ERROR)."""
+F where the stage could not run (see RM_ERROR); R where a stage with ``accept="lower"`` was
+rejected (the structure before it was kept)."""
 
 RM_ERROR = "rm_error"
 """str: why a generation stage could not run on an attempt (e.g. two atoms fell onto each other

@@ -71,6 +71,35 @@ def test_batched_engine_matches_the_ase_path(tiny_checkpoint: Path) -> None:
         assert x.info[keys.RM_STEPS] == y.info[keys.RM_STEPS]
 
 
+def test_accept_lower_keeps_the_better_of_before_and_after_a_stage(tiny_checkpoint: Path) -> None:
+    """Stage(accept="lower"), zero-temperature basin hopping: each attempt ends as
+    the same protocol with accept="always" would, unless the structure before
+    the stage had converged and the stage's result did not or is higher in E~;
+    then the structure before it is kept (marked R), with all the steps counted.
+    (Both engines share this rule; the ASE path's relaxations of this random
+    model end in coincident atoms, which its calculator refuses.)"""
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    base = replace(FAST_MOLECULE, stages=(Stage(fmax=0.03, max_steps=60), Stage(fmax=0.03, max_steps=60, kick=0.3)))
+    hop = Stage(fmax=0.03, max_steps=60, kick=0.3, accept="lower")
+    att = attempts_for(expand_compositions("CH3NO"), base, 8)
+    before = search(potential, att, base, seed=0)
+    always = search(potential, att, replace(base, stages=(*base.stages, replace(hop, accept="always"))), seed=0)
+    lower = search(potential, att, replace(base, stages=(*base.stages, hop)), seed=0)
+    kept = 0
+    for b, a, low in zip(before, always, lower, strict=True):
+        worse = b.info[keys.RM_CONVERGED] and (
+            not a.info[keys.RM_CONVERGED] or a.info[keys.RM_ENERGY] > b.info[keys.RM_ENERGY])
+        winner = b if worse else a
+        np.testing.assert_array_equal(low.positions, winner.positions)
+        assert low.info[keys.RM_ENERGY] == winner.info[keys.RM_ENERGY]
+        assert low.info[keys.RM_CONVERGED] == winner.info[keys.RM_CONVERGED]
+        assert low.info[keys.RM_STEPS] == a.info[keys.RM_STEPS]
+        stages = low.info["rm_stage_converged"]
+        assert stages[:2] == b.info["rm_stage_converged"] and (stages[2] == "R") == bool(worse)
+        kept += bool(worse)
+    assert 0 < kept < len(att)  # both outcomes occur in this case
+
+
 def test_crystal_protocol_keeps_cell_and_respects_start_distances(tiny_checkpoint: Path) -> None:
     potential, meta = load_potential(tiny_checkpoint, dtype=torch.float64)
     att = attempts_for(expand_compositions("C2N2"), FAST_CRYSTAL, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,6 +274,27 @@ def test_protocol_round_trip(name: str) -> None:
     data = protocol.to_dict()
     assert isinstance(data["start"], dict) and isinstance(data["stages"][0], dict)
     assert Protocol.from_dict(data) == protocol
+
+
+def test_protocol_files(tmp_path: Path) -> None:
+    """--protocol takes a TOML/YAML file: the shipped basin-hopping file keeps the
+    published molecule stages and adds two accept="lower" stages; a file's
+    errors name the file."""
+    hop = get_protocol(Path(__file__).parents[1] / "experiments" / "qm7b" / "hop.toml")
+    assert hop.name == "hop" and hop.stages[:2] == PROTOCOLS["molecule"].stages
+    assert [s.accept for s in hop.stages[2:]] == ["lower", "lower"] and hop.start == PROTOCOLS["molecule"].start
+    yaml_file = tmp_path / "mine.yaml"
+    yaml_file.write_text("start: {kind: crystal, volume_per_atom: 9.0}\nstages: [{cell: full, fmax: 0.02}]\n")
+    mine = get_protocol(yaml_file)
+    assert mine.name == "mine" and mine.start.volume_per_atom == 9.0 and mine.stages[0].cell == "full"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[start]\nkind = "molecule"\n[[stages]]\naccept = "sometimes"\n')
+    with pytest.raises(ConfigError, match="bad.toml.*Stage.accept"):
+        get_protocol(bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        get_protocol(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="unknown protocol 'mine.json'"):
+        get_protocol("mine.json")
 
 
 def test_protocol_config_errors() -> None:

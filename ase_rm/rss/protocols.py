@@ -10,14 +10,16 @@ checkpoints.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ase import Atoms
 
-from ..config import Config
+from ..config import Config, read_settings
 from ..errors import ConfigError
 from .starts import (
     CompositionLike,
@@ -31,6 +33,9 @@ from .starts import (
 
 CELL_MODES = (None, "constant_volume", "full", "hydrostatic")
 """Stage cell modes: positions only, cell shape at fixed volume, full cell, isotropic cell."""
+
+ACCEPT_RULES = ("always", "lower")
+"""Stage.accept: keep every stage's result, or only one that is no worse (basin hopping)."""
 
 DIAMOND_SIZES = (2, 4, 6, 8, 12)
 """Numbers of carbon atoms searched in the diamond one-shot experiment."""
@@ -112,6 +117,11 @@ class Stage(Config):
         dt: FIRE initial time step, ASE time units (ASE default 0.1).
         kick: if set, before the stage every position component moves by
             U(-kick, kick), Å.
+        accept: "always" (the stage's result replaces the structure) or
+            "lower" (zero-temperature basin hopping: the result replaces the
+            structure unless the structure before the stage had converged
+            and the result did not, or has a higher E~; a rejected stage
+            still counts its steps and is marked R in ``rm_stage_converged``).
         name: label for logs and results.
     """
 
@@ -121,6 +131,7 @@ class Stage(Config):
     maxstep: float = 0.2
     dt: float = 0.1
     kick: float | None = None
+    accept: str = "always"
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -132,6 +143,8 @@ class Stage(Config):
             raise ConfigError("Stage needs fmax > 0, max_steps >= 0, maxstep > 0 and dt > 0")
         if self.kick is not None and self.kick < 0:
             raise ConfigError("Stage.kick must be >= 0 (or None)")
+        if self.accept not in ACCEPT_RULES:
+            raise ConfigError(f"Stage.accept must be one of {list(ACCEPT_RULES)}, not {self.accept!r}")
 
 
 @dataclass(frozen=True)
@@ -265,9 +278,18 @@ def random_start(
     )
 
 
-def get_protocol(name: str) -> Protocol:
-    """A preset by name, with a clear error listing the choices."""
+def get_protocol(name: str | os.PathLike[str]) -> Protocol:
+    """A preset by name, or a protocol file (TOML/YAML: ``start`` table,
+    ``stages`` list of tables, ``attempts``; ``name`` defaults to the file
+    name), with a clear error listing the choices."""
+    if str(name) in PROTOCOLS:
+        return PROTOCOLS[str(name)]
+    path = Path(name)
+    if path.suffix.lower() not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"unknown protocol {str(name)!r}; choose from {sorted(PROTOCOLS)} or give a .toml/.yaml file")
+    data = read_settings(path)
+    data.setdefault("name", path.stem)
     try:
-        return PROTOCOLS[name]
-    except KeyError:
-        raise ConfigError(f"unknown protocol {name!r}; choose from {sorted(PROTOCOLS)}") from None
+        return Protocol.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

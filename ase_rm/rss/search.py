@@ -87,14 +87,27 @@ def kick(atoms: Atoms, stage: Stage, stage_index: int, seed: int) -> Atoms:
     return out
 
 
-def _record(result: Atoms, previous: Atoms, first: bool) -> Atoms:
-    """Accumulate steps and per-stage convergence over stages."""
+def _record(result: Atoms, previous: Atoms, first: bool, accept: str = "always") -> Atoms:
+    """Accumulate steps and per-stage convergence over stages; with
+    ``accept="lower"``, keep ``previous`` unless ``result`` is no worse
+    (see :class:`Stage`)."""
     flag = "C" if result.info[keys.RM_CONVERGED] else "N"
     if not first:
-        result.info[keys.RM_STEPS] += int(previous.info[keys.RM_STEPS])
+        steps = int(result.info[keys.RM_STEPS]) + int(previous.info[keys.RM_STEPS])
+        if accept == "lower" and _worse(result, previous):
+            result, flag = previous.copy(), "R"
+        result.info[keys.RM_STEPS] = steps
         flag = f"{previous.info[keys.RM_STAGE_CONVERGED]}{flag}"
     result.info[keys.RM_STAGE_CONVERGED] = flag
     return result
+
+
+def _worse(result: Atoms, previous: Atoms) -> bool:
+    """Whether a stage's result loses to the structure before the stage: that
+    one converged and the result did not, or the result's E~ is higher."""
+    if not previous.info[keys.RM_CONVERGED]:
+        return False
+    return not result.info[keys.RM_CONVERGED] or result.info[keys.RM_ENERGY] > previous.info[keys.RM_ENERGY]
 
 
 def _failed(previous: Atoms, exc: Exception, first: bool) -> Atoms:
@@ -157,7 +170,7 @@ def _one_stage(
     for k, result in iter_relax(potential, kicked(), stage_options(stage), max_atoms, validate=False):
         yield from failed
         failed.clear()
-        yield _record(result, kept.pop(k), s == 0)
+        yield _record(result, kept.pop(k), s == 0, stage.accept)
     yield from failed
 
 
@@ -172,7 +185,7 @@ def _ase_stages(calc: Any, starts: Iterable[Atoms], stages: Sequence[Stage], see
                 log.warning("%s: counted as not converged", problem)
                 current = _failed(current, problem, s == 0)
                 break
-            current = _record(relax_with_ase(calc, moved, stage, optimizer), current, s == 0)
+            current = _record(relax_with_ase(calc, moved, stage, optimizer), current, s == 0, stage.accept)
         yield current
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from ..config import ModelConfig, NoiseConfig, RunConfig, TrainConfig
+from ..config import ModelConfig, NoiseConfig, RunConfig, TrainConfig, read_settings
 from ..errors import ConfigError, RMError
 from ..structures import check_atoms, read_structures, structures_from
 from .loop import Trainer, TrainResult
@@ -24,24 +24,7 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
     p = Path(path)
     if not p.is_file():
         raise RMError(f"no such config file: {p}")
-    text = p.read_text()
-    try:
-        if p.suffix.lower() == ".toml":
-            import tomllib
-
-            data = tomllib.loads(text)
-        elif p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            raise ConfigError(f"{p}: config files must be .toml, .yaml or .yml")
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(f"{p} is not valid {p.suffix[1:].upper()}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p} must hold a table/mapping of settings")
+    data = read_settings(p)
     for key in ("data", "valid_data", "out"):
         if isinstance(data.get(key), str) and not os.path.isabs(data[key]):
             data[key] = str(p.parent / data[key])

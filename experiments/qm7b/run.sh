@@ -25,6 +25,8 @@
 #   GEN_ASE_RM       the command for the generation step only (default: ASE_RM), e.g.
 #                    "torchrun --standalone --nproc_per_node 2 -m ase_rm.cli.main" (one rank per core)
 #   GEN_FLAGS        extra ase-rm generate options, e.g. "--compile"
+#   PROTOCOL         generation protocol, a preset or a file (default molecule; e.g.
+#                    experiments/qm7b/hop.toml)
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -101,7 +103,7 @@ for part in in ood; do
     if [ "$part" = in ]; then formulas=("${IN_FORMULAS[@]}"); else formulas=("${OOD_FORMULAS[@]}"); fi
     mapfile -t compositions < <(composition_args "${formulas[@]}")
     run "${GEN_ASE_RM[@]}" generate "$MODEL" "${compositions[@]}" --enumerate-h --attempts "$ATTEMPTS" \
-        --protocol molecule --seed 0 --out "$OUTDIR/gen_$part.extxyz" --no-progress "${RESUME[@]}" \
+        --protocol "${PROTOCOL:-molecule}" --seed 0 --out "$OUTDIR/gen_$part.extxyz" --no-progress "${RESUME[@]}" \
         "${GEN_FLAGS[@]}"
     run "${ASE_RM[@]}" evaluate molecules "$OUTDIR/gen_$part.extxyz" --qm7b "$DATA" \
         --reference-limit "$REFERENCE_LIMIT" --out "$OUTDIR/eval_$part"
