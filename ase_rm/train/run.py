@@ -12,7 +12,7 @@ import numpy as np
 from ase import Atoms
 
 from ..config import ModelConfig, NoiseConfig, RunConfig, TrainConfig, read_settings
-from ..errors import ConfigError, RMError
+from ..errors import RMError
 from ..structures import check_atoms, read_structures, structures_from
 from .loop import Trainer, TrainResult
 
