@@ -9,6 +9,12 @@ formula (primitive cells, volumes scaled: a 6-atom Sr2O4 cell can match the
 a composition's attempts (ties by attempt order; attempts without a finite
 energy rank last); a composition counts as found within top k when its
 best-ranked match has rank <= k.
+
+The ground-truth check (on by default) tells a model problem from a search
+problem: each ground truth is relaxed on E~ with the protocol's last stage
+(positions and cell); ``gt_minimum`` says whether it still matches itself (a
+basin of E~ lies at the ground truth), and ``gt_rank`` where its E~ per atom
+would rank among the attempts (1: lower than all of them).
 """
 
 from __future__ import annotations
@@ -26,13 +32,14 @@ from ase import Atoms
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Composition, Structure
 
-from ase_rm import RMError
-from ase_rm.keys import RM_ATTEMPT, RM_CONVERGED
+from ase_rm import RMError, UnknownElementError
+from ase_rm.keys import RM_ATTEMPT, RM_CONVERGED, RM_ENERGY
+from ase_rm.relax import relax
 from ase_rm.rss import Protocol
 
 from .analysis import energy_of
 from .campaign import attempt_number, canonical_formula, generate_compositions, resolve_protocol
-from .convert import ModelLike, to_pymatgen
+from .convert import ModelLike, load_model, to_atoms, to_pymatgen
 from .reference import paper_matcher, parse_cif, read_table
 from .tables import format_markdown, format_text, write_rows
 
@@ -40,6 +47,9 @@ log = logging.getLogger(__name__)
 
 TOP_K = (1, 3, 5)
 """Default k of the matched-within-top-k columns."""
+
+GT_COLUMNS = ("gt_minimum", "gt_rms", "gt_rank")
+"""Columns of the ground-truth check (see the module doc)."""
 
 ATTEMPT_COLUMNS = ("composition", "attempt", "n_atoms", "energy_per_atom", "rank", "converged", "matched", "rms")
 """Columns of the per-attempt table (attempts.csv)."""
@@ -198,8 +208,9 @@ class CSPResult:
 
     @property
     def columns(self) -> list[str]:
+        gt = [c for c in GT_COLUMNS if self.rows and c in self.rows[0]]
         return ["composition", "n_attempts", "n_converged", "n_matched", "n_matched_converged", "matched",
-                "best_rms", "best_rank", "best_rank_converged", *[f"top_{k}" for k in self.top]]
+                "best_rms", "best_rank", "best_rank_converged", *[f"top_{k}" for k in self.top], *gt]
 
     def table(self) -> str:
         return format_text(self.rows, self.columns)
@@ -226,6 +237,42 @@ class CSPResult:
         return self.files
 
 
+def relax_ground_truths(
+    model: ModelLike, targets: Sequence[CSPTarget], protocol: Protocol, matcher: StructureMatcher | None = None,
+    device: str = "cpu", max_atoms_per_batch: int = 4096,
+) -> dict[str, dict[str, Any]]:
+    """Relax each ground truth on E~ with the protocol's last stage (its cell
+    mode, or positions and cell if it has none) and match it to itself.
+
+    Returns:
+        ``{composition: {"gt_minimum": bool, "gt_rms": float | None,
+        "gt_energy_per_atom": float}}``; a ground truth with an element the
+        model lacks is left out (logged).
+    """
+    matcher = matcher or paper_matcher()
+    stage = protocol.stages[-1]
+    potential, _ = load_model(model, device=device)
+    out: dict[str, dict[str, Any]] = {}
+    for target in targets:
+        try:
+            (relaxed,) = relax(potential, [to_atoms(target.structure)], fmax=stage.fmax, steps=stage.max_steps,
+                               cell=stage.cell or "full", maxstep=stage.maxstep, dt=stage.dt,
+                               max_atoms_per_batch=max_atoms_per_batch)
+        except UnknownElementError as exc:
+            log.warning("ground truth of %s not checked: %s", target.composition, exc)
+            continue
+        rms = match_rms(matcher, target.structure, relaxed)
+        out[target.composition] = {"gt_minimum": rms is not None, "gt_rms": rms,
+                                   "gt_energy_per_atom": float(relaxed.info[RM_ENERGY]) / len(relaxed)}
+    return out
+
+
+def ground_truth_rank(energy_per_atom: float, attempts: Sequence[dict[str, Any]]) -> int:
+    """1 + the number of attempts lower in E~ per atom than the relaxed ground truth."""
+    lower = [a for a in attempts if a["energy_per_atom"] is not None and a["energy_per_atom"] < energy_per_atom]
+    return 1 + len(lower)
+
+
 def _check_top(top: Sequence[int]) -> tuple[int, ...]:
     ks = tuple(sorted({int(k) for k in top}))
     if not ks or ks[0] < 1:
@@ -239,6 +286,7 @@ def evaluate_csp(
     top: Sequence[int] = TOP_K,
     matcher: StructureMatcher | None = None,
     progress: bool = False,
+    ground_truths: Mapping[str, dict[str, Any]] | None = None,
 ) -> CSPResult:
     """Match every generated attempt of each target against its ground truth.
 
@@ -249,6 +297,8 @@ def evaluate_csp(
         top: the k of the matched-within-top-k columns.
         matcher: default :func:`ase_rm_pymatgen.reference.paper_matcher`.
         progress: a progress bar over structures.
+        ground_truths: :func:`relax_ground_truths` output: adds the columns
+            gt_minimum, gt_rms and gt_rank (None for a target it lacks).
     """
     from tqdm.auto import tqdm
 
@@ -260,7 +310,14 @@ def evaluate_csp(
         for target in targets:
             per_attempt = match_attempts(target, generated.get(target.composition, ()), matcher, bar)
             attempts += per_attempt
-            rows.append(summarise_attempts(target.composition, per_attempt, ks, target.material_id))
+            row = summarise_attempts(target.composition, per_attempt, ks, target.material_id)
+            if ground_truths is not None:
+                gt = ground_truths.get(target.composition)
+                row.update(dict.fromkeys(GT_COLUMNS))
+                if gt is not None:
+                    row.update(gt_minimum=gt["gt_minimum"], gt_rms=gt["gt_rms"],
+                               gt_rank=ground_truth_rank(gt["gt_energy_per_atom"], per_attempt))
+            rows.append(row)
     return CSPResult(rows, attempts, ks)
 
 
@@ -277,6 +334,7 @@ def run_csp(
     device: str = "cpu",
     progress: bool = False,
     starts: str = "random",
+    check_ground_truth: bool = True,
 ) -> CSPResult:
     """The CSP benchmark: generate (resuming ``out_dir/generated.extxyz``), match, write the tables.
 
@@ -293,12 +351,15 @@ def run_csp(
         device: torch device.
         progress: progress bars for generation and matching.
         starts: one of :data:`.symmetric.STARTS` (see :func:`.campaign.generate_compositions`).
+        check_ground_truth: add the ground-truth check columns (see the module doc).
     """
     ks = _check_top(top)
     found = read_csp_targets(targets) if isinstance(targets, (str, os.PathLike)) else list(targets)
     proto = resolve_protocol(protocol, max_steps)
     generated = generate_compositions(model, [t.composition for t in found], Path(out_dir) / "generated.extxyz", n,
                                       seed, proto, max_atoms_per_batch, device, progress, starts)
-    result = evaluate_csp(found, generated, ks, progress=progress)
+    truths = relax_ground_truths(model, found, proto, device=device, max_atoms_per_batch=max_atoms_per_batch) \
+        if check_ground_truth else None
+    result = evaluate_csp(found, generated, ks, progress=progress, ground_truths=truths)
     result.write(out_dir)
     return result

@@ -20,7 +20,7 @@ pytest.importorskip("pymatgen")
 from ase_rm_pymatgen import CSPTarget, evaluate_csp, read_csp_targets, run_csp, to_pymatgen  # noqa: E402
 from ase_rm_pymatgen.analysis import quiet_spglib  # noqa: E402
 from ase_rm_pymatgen.campaign import ATTEMPT_STRIDE, composition_key, generate_compositions  # noqa: E402
-from ase_rm_pymatgen.csp import energy_ranks  # noqa: E402
+from ase_rm_pymatgen.csp import GT_COLUMNS, energy_ranks, relax_ground_truths  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer  # noqa: E402
 
@@ -97,6 +97,34 @@ def test_ground_truth_among_attempts_is_matched_and_ranked() -> None:
     assert result.columns[-3:] == ["top_1", "top_2", "top_3"]
 
 
+def test_ground_truth_check_columns() -> None:
+    """gt_rank is 1 + the attempts strictly lower in E~ per atom (no finite
+    energy: never lower); a target the check lacks gets empty columns."""
+    truth = rocksalt()
+    attempts = [frame(bulk("NaCl", "cesiumchloride", a=3.3), e) for e in (-3.0, -1.0, math.nan, -2.0)]
+    checked = {"NaCl": {"gt_minimum": True, "gt_rms": 0.01, "gt_energy_per_atom": -2.0}}
+    result = evaluate_csp([CSPTarget("NaCl", truth), CSPTarget("Na2Cl2", truth)],
+                          {"NaCl": attempts, "Na2Cl2": attempts}, ground_truths=checked)
+    first, second = result.rows
+    assert (first["gt_minimum"], first["gt_rms"], first["gt_rank"]) == (True, 0.01, 2)
+    assert all(second[c] is None for c in GT_COLUMNS)
+    assert result.columns[-3:] == list(GT_COLUMNS)
+    assert "gt_rank" not in evaluate_csp([CSPTarget("NaCl", truth)], {"NaCl": attempts}).columns
+
+
+def test_relax_ground_truths(salt_checkpoint: Path) -> None:
+    """Rock salt keeps its symmetry under any E~ (forces vanish, the stress is
+    isotropic), so after a variable-cell relaxation it still matches itself; a
+    ground truth with an element the model lacks is left out."""
+    truth = rocksalt()
+    potassium = truth.copy()
+    potassium.replace_species({"Na": "K"})
+    out = relax_ground_truths(salt_checkpoint, [CSPTarget("NaCl", truth), CSPTarget("KCl", potassium)], QUICK)
+    assert set(out) == {"NaCl"}
+    assert out["NaCl"]["gt_minimum"] and out["NaCl"]["gt_rms"] == pytest.approx(0.0, abs=1e-3)
+    assert math.isfinite(out["NaCl"]["gt_energy_per_atom"])
+
+
 def test_unmatched_and_missing_compositions_count_as_not_found() -> None:
     truth = rocksalt()
     result = evaluate_csp([CSPTarget("NaCl", truth), CSPTarget("Na2Cl2", truth)],
@@ -149,7 +177,8 @@ def test_run_csp_counts_every_attempt_and_resumes_without_redoing(salt_checkpoin
     assert (out / "csp.md").read_text().strip().endswith(first.summary())
     with open(out / "csp.csv") as fh:
         header = next(csv.reader(fh))
-    assert header[:3] == ["material_id", "composition", "n_attempts"] and header[-3:] == ["top_1", "top_3", "top_5"]
+    assert header[:3] == ["material_id", "composition", "n_attempts"]
+    assert header[-6:] == ["top_1", "top_3", "top_5", *GT_COLUMNS]
 
     frames = ase.io.read(out / "generated.extxyz", index=":")
     assert sorted(int(a.info[keys.RM_ATTEMPT]) for a in frames) == sorted(
@@ -201,7 +230,9 @@ def test_csp_cli(salt_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split()[:3] == ["composition", "n_attempts", "n_converged"]
-    assert re.fullmatch(r"matched: [0-2]/2 \(any of 2\); top-1: [0-2]/2; top-2: [0-2]/2", lines[-1])
+    assert re.fullmatch(r"matched: [0-2]/2 \(any of 2\); top-1: [0-2]/2; top-2: [0-2]/2", lines[-2])
+    assert re.fullmatch(r"ground truth a minimum of E~ \(still matched after relaxation\): [0-2]/2; "
+                        r"lowest in E~ of all attempts: [0-2]/2", lines[-1])
     assert (out / "csp.csv").exists() and (out / "csp.md").exists()
 
     assert main(["csp", str(salt_checkpoint), "--compositions", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2
