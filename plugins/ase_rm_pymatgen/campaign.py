@@ -85,12 +85,21 @@ def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "ra
     return json.loads(json.dumps(manifest))
 
 
+def _normalised(protocol: Any) -> Any:
+    """A manifest's protocol with today's defaults for fields it predates (as read if it does not parse)."""
+    try:
+        return json.loads(json.dumps(Protocol.from_dict(dict(protocol)).to_dict()))
+    except (RMError, TypeError, ValueError):
+        return protocol
+
+
 def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest of a new output, or check an existing output's."""
     meta = path.with_suffix(".json")
     if meta.exists():
         old = json.loads(meta.read_text())
         old.setdefault("starts", "random")  # manifests written before starts were a choice
+        old["protocol"] = _normalised(old.get("protocol"))  # written before a field (e.g. Stage.accept) existed
         changed = [k for k in ("seed", "protocol", "starts") if old.get(k) != manifest[k]]
         if None not in (old.get("model_sha256"), manifest["model_sha256"]) and \
                 old["model_sha256"] != manifest["model_sha256"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from dataclasses import replace
@@ -206,6 +207,13 @@ def test_run_csp_counts_every_attempt_and_resumes_without_redoing(salt_checkpoin
     atomic_save(make_checkpoint(other, volume_fit={3: 20.0, 11: 24.0, 16: 25.0, 17: 25.0}), tmp_path / "other.pt")
     with pytest.raises(RMError, match="different model"):
         run_csp(tmp_path / "other.pt", targets, out, n=2, seed=3, protocol=QUICK)
+    # A manifest written before Stage.accept existed still resumes (the field takes its default).
+    meta = out / "generated.json"
+    manifest = json.loads(meta.read_text())
+    for stage in manifest["protocol"]["stages"]:
+        del stage["accept"]
+    meta.write_text(json.dumps(manifest))
+    assert run_csp(salt_checkpoint, targets, out, n=3, seed=3, protocol=QUICK).rows == second.rows
     (out / "generated.json").unlink()
     with pytest.raises(RMError, match="has no manifest"):
         run_csp(salt_checkpoint, targets, out, n=2, seed=3, protocol=QUICK)
