@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", "--attempts", dest="n", type=int,
                    help="attempts per composition (default: the protocol's; under torchrun spell it --attempts)")
     p.add_argument("--protocol", default="molecule",
-                   help="a preset (molecule, diamond, crystal) or a protocol file (.toml/.yaml)")
+                   help="a preset (molecule, molecule-hop, diamond, crystal) or a protocol file (.toml/.yaml)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
