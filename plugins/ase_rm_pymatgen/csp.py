@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from ase import Atoms
@@ -34,7 +34,7 @@ from pymatgen.core import Composition, Structure
 
 from ase_rm import RMError, UnknownElementError
 from ase_rm.keys import RM_ATTEMPT, RM_CONVERGED, RM_ENERGY
-from ase_rm.relax import relax
+from ase_rm.relax import CellMode, relax
 from ase_rm.rss import Protocol
 
 from .analysis import energy_of
@@ -256,7 +256,7 @@ def relax_ground_truths(
     for target in targets:
         try:
             (relaxed,) = relax(potential, [to_atoms(target.structure)], fmax=stage.fmax, steps=stage.max_steps,
-                               cell=stage.cell or "full", maxstep=stage.maxstep, dt=stage.dt,
+                               cell=cast(CellMode, stage.cell or "full"), maxstep=stage.maxstep, dt=stage.dt,
                                max_atoms_per_batch=max_atoms_per_batch)
         except UnknownElementError as exc:
             log.warning("ground truth of %s not checked: %s", target.composition, exc)
