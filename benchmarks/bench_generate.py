@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--batch-atoms", default="240,960,3840")
     parser.add_argument("--shards", type=int, default=0, help="also time ase-rm generate on N one-thread ranks")
     parser.add_argument("--compile", action="store_true", help="also time the compiled path (--compile)")
+    parser.add_argument("--cases", default="molecules,crystals", help="which cases: molecules, crystals or both")
     parser.add_argument("--memory", type=int, default=0,
                         help="instead: peak memory of generating this many molecules (own process)")
     args = parser.parse_args()
@@ -172,10 +173,15 @@ def main() -> None:
         if args.memory:
             peak_memory(model_files("qm7b", args.model, tmp, args.data), args.memory, 3, 4096)
             return
-        run_case("(a) molecules C5H9NO", model_files("qm7b", args.model, tmp, args.data), "C5H9NO", "molecule",
-                 args.n, args.n_ase, caps, args.shards, tmp, args.compile)
-        run_case("(b) crystals K2Zn2F6", model_files("mp20", args.crystal_model, tmp, args.data), "K2Zn2F6", "crystal",
-                 args.n, args.n_ase, caps, args.shards, tmp, args.compile)
+        cases = {c.strip() for c in args.cases.split(",")}
+        if not cases <= {"molecules", "crystals"}:
+            parser.error(f"--cases takes molecules and/or crystals, not {args.cases!r}")
+        if "molecules" in cases:
+            run_case("(a) molecules C5H9NO", model_files("qm7b", args.model, tmp, args.data), "C5H9NO", "molecule",
+                     args.n, args.n_ase, caps, args.shards, tmp, args.compile)
+        if "crystals" in cases:
+            run_case("(b) crystals K2Zn2F6", model_files("mp20", args.crystal_model, tmp, args.data), "K2Zn2F6",
+                     "crystal", args.n, args.n_ase, caps, args.shards, tmp, args.compile)
 
 
 if __name__ == "__main__":
