@@ -186,28 +186,31 @@ class Protocol(Config):
         return out
 
 
+_MOLECULE = Protocol(
+    name="molecule",
+    start=StartSpec(kind="molecule", box=(10.0, 5.0, 5.0), min_distance=0.7),
+    stages=(
+        Stage(fmax=1e-3, max_steps=500, name="relax"),
+        Stage(fmax=2e-4, max_steps=1000, kick=0.75, name="kick-relax"),
+    ),
+    attempts=32,
+    description="QM7b: 10x5x5 Å box, FIRE to 1e-3, kick 0.75 Å, FIRE to 2e-4",
+)
+
+_MOLECULE_HOP = Protocol(
+    name="molecule-hop",
+    start=_MOLECULE.start,
+    stages=(
+        *_MOLECULE.stages,
+        *(Stage(fmax=2e-4, max_steps=1000, kick=0.75, accept="lower", name=f"hop-{k}") for k in range(1, 5)),
+    ),
+    attempts=32,
+    description="QM7b: the molecule protocol, then 4 kick-relax stages kept only if lower in E~ (basin hopping)",
+)
+
 PROTOCOLS: dict[str, Protocol] = {
-    "molecule": Protocol(
-        name="molecule",
-        start=StartSpec(kind="molecule", box=(10.0, 5.0, 5.0), min_distance=0.7),
-        stages=(
-            Stage(fmax=1e-3, max_steps=500, name="relax"),
-            Stage(fmax=2e-4, max_steps=1000, kick=0.75, name="kick-relax"),
-        ),
-        attempts=32,
-        description="QM7b: 10x5x5 Å box, FIRE to 1e-3, kick 0.75 Å, FIRE to 2e-4",
-    ),
-    "molecule-hop": Protocol(
-        name="molecule-hop",
-        start=StartSpec(kind="molecule", box=(10.0, 5.0, 5.0), min_distance=0.7),
-        stages=(
-            Stage(fmax=1e-3, max_steps=500, name="relax"),
-            Stage(fmax=2e-4, max_steps=1000, kick=0.75, name="kick-relax"),
-            *(Stage(fmax=2e-4, max_steps=1000, kick=0.75, accept="lower", name=f"hop-{k}") for k in range(1, 5)),
-        ),
-        attempts=32,
-        description="QM7b: the molecule protocol, then 4 kick-relax stages kept only if lower in E~ (basin hopping)",
-    ),
+    "molecule": _MOLECULE,
+    "molecule-hop": _MOLECULE_HOP,
     "diamond": Protocol(
         name="diamond",
         start=StartSpec(kind="crystal", min_distance=0.7, volume_range=(3.8, 5.6), shear=0.5),
