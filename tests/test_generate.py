@@ -148,6 +148,17 @@ def test_cli_generate_molecule_crystal_and_diamond(tiny_checkpoint: Path, tmp_pa
                  "--volume-per-atom", "4.4:4.6", "--out", str(dia), "--no-progress"]) == 0
     for f in ase.io.read(dia, ":"):
         assert f.pbc.all() and 4.4 <= f.get_volume() / 4 <= 4.6 and keys.RM_ENERGY in f.info
+    # A protocol file: two short stages, the second a basin hop.
+    hop = tmp_path / "hop.toml"
+    hop.write_text('[start]\nkind = "molecule"\n[[stages]]\nfmax = 0.05\nmax_steps = 10\n'
+                   '[[stages]]\nfmax = 0.05\nmax_steps = 10\nkick = 0.2\naccept = "lower"\n')
+    out = tmp_path / "hop.extxyz"
+    assert main(["generate", str(tiny_checkpoint), "-c", "CH4", "--n", "2", "--protocol", str(hop),
+                 "--out", str(out), "--no-progress"]) == 0
+    assert [len(f.info["rm_stage_converged"]) for f in ase.io.read(out, ":")] == [2, 2]
+    assert main(["generate", str(tiny_checkpoint), "-c", "CH4", "--protocol", "nope.toml",
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_cli_relax_user_structures(tiny_checkpoint: Path, tmp_path: Path) -> None:
