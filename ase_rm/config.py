@@ -51,15 +51,16 @@ class Config:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
-def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The table of a TOML or YAML settings file (run files, protocols).
+def read_settings(path: str | os.PathLike[str], what: str = "file") -> dict[str, Any]:
+    """The table of a TOML or YAML settings file (run files, protocols);
+    ``what`` names the file in the missing-file error ("no such {what}").
 
     Raises:
         ConfigError: no such file, another suffix, invalid syntax, or not a table.
     """
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"no such file: {p}")
+        raise ConfigError(f"no such {what}: {p}")
     text = p.read_text()
     try:
         if p.suffix.lower() == ".toml":

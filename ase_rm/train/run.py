@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
     """Read a TOML or YAML run file; relative data paths are relative to it."""
     p = Path(path)
-    if not p.is_file():
-        raise RMError(f"no such config file: {p}")
-    data = read_settings(p)
+    data = read_settings(p, "config file")
     for key in ("data", "valid_data", "out"):
         if isinstance(data.get(key), str) and not os.path.isabs(data[key]):
             data[key] = str(p.parent / data[key])
