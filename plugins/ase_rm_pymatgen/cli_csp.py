@@ -69,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
     converged = sum(r["n_matched_converged"] > 0 for r in result.rows)
     print(f"matched by a converged attempt: {converged}/{len(result.rows)}")
     print(result.summary())
-    gt = [r for r in result.rows if r.get("gt_minimum") is not None]
-    if gt:
-        print(f"ground truth a minimum of E~ (still matched after relaxation): "
-              f"{sum(r['gt_minimum'] for r in gt)}/{len(gt)}; lowest in E~ of all attempts: "
-              f"{sum(r['gt_rank'] == 1 for r in gt)}/{len(gt)}")
+    checked = result.ground_truth_summary()
+    if checked is not None:
+        print(checked)
     return 0

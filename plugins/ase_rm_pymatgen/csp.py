@@ -226,6 +226,16 @@ class CSPResult:
         parts += [f"top-{k}: {sum(r[f'top_{k}'] for r in self.rows)}/{total}" for k in self.top]
         return "; ".join(parts)
 
+    def ground_truth_summary(self) -> str | None:
+        """``ground truth a minimum of E~ ...: x/n; lowest in E~ of all attempts: y/n``
+        over the checked targets; None without a ground-truth check."""
+        checked = [r for r in self.rows if r.get("gt_minimum") is not None]
+        if not checked:
+            return None
+        return (f"ground truth a minimum of E~ (still matched after relaxation): "
+                f"{sum(r['gt_minimum'] for r in checked)}/{len(checked)}; lowest in E~ of all attempts: "
+                f"{sum(r['gt_rank'] == 1 for r in checked)}/{len(checked)}")
+
     def write(self, out_dir: str | os.PathLike[str]) -> list[Path]:
         """csp.csv, csp.md (table and summary line) and attempts.csv in ``out_dir``."""
         out = Path(out_dir)

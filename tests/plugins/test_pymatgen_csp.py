@@ -110,7 +110,10 @@ def test_ground_truth_check_columns() -> None:
     assert (first["gt_minimum"], first["gt_rms"], first["gt_rank"]) == (True, 0.01, 2)
     assert all(second[c] is None for c in GT_COLUMNS)
     assert result.columns[-3:] == list(GT_COLUMNS)
-    assert "gt_rank" not in evaluate_csp([CSPTarget("NaCl", truth)], {"NaCl": attempts}).columns
+    assert result.ground_truth_summary() == (
+        "ground truth a minimum of E~ (still matched after relaxation): 1/1; lowest in E~ of all attempts: 0/1")
+    unchecked = evaluate_csp([CSPTarget("NaCl", truth)], {"NaCl": attempts})
+    assert "gt_rank" not in unchecked.columns and unchecked.ground_truth_summary() is None
 
 
 def test_relax_ground_truths(salt_checkpoint: Path) -> None:
