@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .model import Denoiser
 from .potential import Potential
 
@@ -164,6 +164,29 @@ def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint weights do not fit its model config: {exc}") from exc
     return model
+
+
+def load_initial_weights(model: nn.Module, path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
+    """Copy a checkpoint's weights into ``model`` (the start of a fine-tuning run).
+
+    The checkpoint's architecture and model config must be ``model``'s own
+    (ConfigError naming the fields that differ otherwise). Returns the checkpoint dict.
+    """
+    data = read_checkpoint(path_or_name)
+    ours, theirs = architecture_of(model), str(data.get("architecture", NATIVE_ARCHITECTURE))
+    if ours != theirs:
+        raise ConfigError(f"cannot start from {path_or_name}: its architecture is {theirs!r}, this run's {ours!r}")
+    mine = model.config.to_dict()  # type: ignore[operator]
+    other = config_class(theirs).from_dict(data["model_config"]).to_dict()
+    differ = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
+    if differ:
+        raise ConfigError(
+            f"cannot start from {path_or_name}: its model config differs from this run's in {', '.join(differ)}"
+        )
+    reference = next(iter(model.parameters()))
+    model.load_state_dict({k: v.to(reference.device, reference.dtype) if v.is_floating_point() else v
+                           for k, v in data["state_dict"].items()})
+    return data
 
 
 def load_potential(

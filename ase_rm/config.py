@@ -312,6 +312,9 @@ class RunConfig(Config):
         name: checkpoint name stored in the training summary.
         valid_limit: validate on a seeded subset of this many validation
             structures (validation every epoch stays cheap on big sets).
+        init: start from this checkpoint's weights (a path, relative to the
+            config file, or a shipped name such as "qm7b"): fine-tuning. The
+            model config must be the checkpoint's.
     """
 
     data: str
@@ -325,6 +328,7 @@ class RunConfig(Config):
     device: str = "cpu"
     name: str = "rm"
     valid_limit: int | None = None
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if self.valid_limit is not None and self.valid_limit < 1:

@@ -56,6 +56,15 @@ def test_train_from_a_toml_config_then_resume(tmp_path: Path, capsys: pytest.Cap
     assert main(["train", str(tmp_path / "run.toml"), "--resume", "--no-progress"]) == 0
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["hidden"] == [4]
+    tuned = str(tmp_path / "run.toml").replace("run.toml", "tuned.toml")
+    Path(tuned).write_text((tmp_path / "run.toml").read_text().replace('out = "run"', 'out = "tuned"'))
+    assert main(["train", tuned, "--init", str(tmp_path / "run" / "best.pt"), "--no-progress"]) == 0
+    summary = torch.load(tmp_path / "tuned" / "best.pt", weights_only=True)["training_summary"]
+    assert summary["init"] == str(tmp_path / "run" / "best.pt")
+    capsys.readouterr()
+    assert main(["train", tuned, "--init", "qm7b", "--no-progress"]) == 2  # the shipped model is bigger
+    err = capsys.readouterr().err.strip()
+    assert "cannot start from qm7b" in err and "hidden" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize(

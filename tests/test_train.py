@@ -17,7 +17,8 @@ import torch
 from ase.build import bulk, molecule
 
 from ase_rm import ModelConfig, NoiseConfig, RMCalculator, TrainConfig
-from ase_rm.train.run import split_by_structure, train
+from ase_rm.errors import ConfigError
+from ase_rm.train.run import load_run_config, split_by_structure, train
 
 CARBON = ModelConfig(species=(6,), cutoff=3.0, n_embedding=1, hidden=(8,))
 NOISE = NoiseConfig(kind="crystal", levels=(0, 2, 8), displacement_scale=0.05, repulsion_rc=0.75,
@@ -174,3 +175,27 @@ def test_valid_limit_validates_on_a_seeded_subset(tmp_path: Path) -> None:
                    valid_limit=2)
     summary = torch.load(result.best_checkpoint, weights_only=True)["training_summary"]
     assert summary["n_valid_structures"] == 2
+
+
+def test_init_starts_from_a_checkpoint_and_refuses_another_model(tmp_path: Path) -> None:
+    first = train([cell()], tmp_path / "first", CARBON, NOISE, CFG.replace(epochs=3), progress=False)
+    best_val = min(r["val_loss"] for r in first.history)
+    frozen = CFG.replace(epochs=1, lr=1e-12, warmup_epochs=0)  # the weights stay where they start
+    tuned = train([cell()], tmp_path / "tuned", CARBON, NOISE, frozen, progress=False,
+                  init=first.best_checkpoint)
+    fresh = train([cell()], tmp_path / "fresh", CARBON, NOISE, frozen, progress=False)
+    assert tuned.history[0]["val_loss"] == pytest.approx(best_val, rel=1e-9)
+    assert fresh.history[0]["val_loss"] != pytest.approx(best_val, rel=1e-3)
+    summary = torch.load(tuned.best_checkpoint, weights_only=True)["training_summary"]
+    assert summary["init"] == str(first.best_checkpoint)
+    other = CARBON.replace(hidden=(4,))
+    with pytest.raises(ConfigError, match="differs from this run's in hidden"):
+        train([cell()], tmp_path / "other", other, NOISE, frozen, progress=False, init=first.best_checkpoint)
+
+
+def test_run_file_init_is_a_file_beside_it_or_a_shipped_name(tmp_path: Path) -> None:
+    (tmp_path / "start.pt").write_bytes(b"")
+    (tmp_path / "a.toml").write_text('data = "d.extxyz"\ninit = "start.pt"\n')
+    (tmp_path / "b.toml").write_text('data = "d.extxyz"\ninit = "qm7b"\n')
+    assert load_run_config(tmp_path / "a.toml").init == str(tmp_path / "start.pt")
+    assert load_run_config(tmp_path / "b.toml").init == "qm7b"

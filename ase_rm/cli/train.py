@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="run file (.toml or .yaml)")
     p.add_argument("--resume", action="store_true", help="continue the run in its out folder")
     p.add_argument("--device", help="torch device (overrides the config)")
+    p.add_argument("--init", metavar="MODEL",
+                   help="start from this checkpoint's weights (path or shipped name): fine-tune it "
+                   "(overrides the config's init)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_run_config(args.config)
     if args.device:
         cfg = cfg.replace(device=args.device)
+    if args.init:
+        cfg = cfg.replace(init=args.init)
     command = "ase-rm " + " ".join(shlex.quote(a) for a in args.argv)
     result = train_from_config(
         cfg, resume=args.resume, progress=False if args.no_progress else None,

@@ -23,7 +23,14 @@ from typing import Any, cast
 import torch
 from ase import Atoms
 
-from ..checkpoint import NATIVE_ARCHITECTURE, architecture_of, atomic_save, build_model, make_checkpoint
+from ..checkpoint import (
+    NATIVE_ARCHITECTURE,
+    architecture_of,
+    atomic_save,
+    build_model,
+    load_initial_weights,
+    make_checkpoint,
+)
 from ..config import ModelConfig, NoiseConfig, TrainConfig
 from ..data import NoisyDataset, fit_volumes, n_batches
 from ..model import Denoiser
@@ -66,6 +73,8 @@ class Trainer:
         name: stored in the checkpoint's training summary.
         progress: show a progress bar (None: only on a terminal).
         extra_summary: more fields for the training summary (e.g. the command).
+        init: checkpoint (path or shipped name) whose weights the model starts
+            from instead of fresh ones (see :func:`ase_rm.checkpoint.load_initial_weights`).
     """
 
     def __init__(
@@ -80,6 +89,7 @@ class Trainer:
         name: str = "rm",
         progress: bool | None = None,
         extra_summary: dict[str, Any] | None = None,
+        init: str | os.PathLike[str] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.cfg, self.noise_cfg, self.model_cfg = train, noise, model
@@ -96,6 +106,9 @@ class Trainer:
         gen = torch.Generator().manual_seed(train.seed)
         # a plugin network is typed as the Denoiser whose calling convention it shares
         self.model = cast(Denoiser, build_model(model, gen)).to(self.device, self.dtype)
+        if init is not None:
+            load_initial_weights(self.model, init)
+            self.extra_summary.setdefault("init", str(init))
         self.potential = Potential(self.model, compiled=train.compile)
         self.trained = self.dist.wrap(self.potential)
         self.ema = EMA(self.model, train.ema_decay)

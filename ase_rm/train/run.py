@@ -26,6 +26,9 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
     for key in ("data", "valid_data", "out"):
         if isinstance(data.get(key), str) and not os.path.isabs(data[key]):
             data[key] = str(p.parent / data[key])
+    init = data.get("init")
+    if isinstance(init, str) and not os.path.isabs(init) and (p.parent / init).is_file():
+        data["init"] = str(p.parent / init)  # a file beside the config; otherwise a shipped name
     return RunConfig.from_dict(data)
 
 
@@ -63,6 +66,7 @@ def train(
     progress: bool | None = None,
     extra_summary: dict[str, Any] | None = None,
     valid_limit: int | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Train an RM denoiser; returns where the best checkpoint is.
 
@@ -79,6 +83,9 @@ def train(
         extra_summary: more fields for the checkpoint's training summary.
         valid_limit: validate on a seeded subset of at most this many
             validation structures.
+        init: start from this checkpoint's weights (path or shipped name;
+            same model config), i.e. fine-tune it; ignored on resume, where
+            the run's own state is loaded.
     """
     train_set = structures_from(structures)
     for k, atoms in enumerate(train_set):
@@ -96,7 +103,7 @@ def train(
     if noise.kind == "crystal" and periodic != {True}:
         raise RMError("the crystal noise recipe needs 3-D periodic structures")
     log.info("training on %d structures, validating on %d", len(train_set), len(valid_set))
-    trainer = Trainer(out, train_set, valid_set, model, noise, config, device, name, progress, extra_summary)
+    trainer = Trainer(out, train_set, valid_set, model, noise, config, device, name, progress, extra_summary, init)
     return trainer.run(resume=resume)
 
 
@@ -107,4 +114,4 @@ def train_from_config(run: RunConfig, resume: bool = False, progress: bool | Non
     structures = read_structures(run.data)
     valid = read_structures(run.valid_data) if run.valid_data else None
     return train(structures, run.out, model, noise, config, valid, run.device, resume, run.name, progress,
-                 extra_summary, run.valid_limit)
+                 extra_summary, run.valid_limit, run.init)
