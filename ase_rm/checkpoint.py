@@ -176,7 +176,7 @@ def load_initial_weights(model: nn.Module, path_or_name: str | os.PathLike[str])
     ours, theirs = architecture_of(model), str(data.get("architecture", NATIVE_ARCHITECTURE))
     if ours != theirs:
         raise ConfigError(f"cannot start from {path_or_name}: its architecture is {theirs!r}, this run's {ours!r}")
-    mine = model.config.to_dict()  # type: ignore[operator]
+    mine = model.config.to_dict()  # type: ignore[union-attr,operator]
     other = config_class(theirs).from_dict(data["model_config"]).to_dict()
     differ = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
     if differ:
