@@ -218,6 +218,11 @@ class TrainConfig(Config):
         seed: seeds the split, the noise and the initial weights.
         dtype: "float32" or "float64".
         checkpoint_every: also save a resumable state every this many steps.
+        snapshot_every: also keep the EMA model of every this many epochs
+            as ``snapshots/epoch_NNNN.pt`` in the run folder (0: only
+            ``best.pt``). Validation loss is not the whole story for
+            generation: snapshots let a run be compared by what it
+            generates (docs/results.md, QM7b session 6).
         restarts: warm restarts (fresh optimiser/scheduler, weights kept).
         epoch_fraction: each epoch trains on this seeded random fraction of
             the noisy frames (a different subset every epoch); shorter epochs
@@ -243,6 +248,7 @@ class TrainConfig(Config):
     seed: int = 0
     dtype: str = "float32"
     checkpoint_every: int = 200
+    snapshot_every: int = 0
     restarts: int = 1
     epoch_fraction: float = 1.0
     compile: bool = False
@@ -250,6 +256,8 @@ class TrainConfig(Config):
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("TrainConfig.epochs and batch_size must be >= 1")
+        if self.checkpoint_every < 0 or self.snapshot_every < 0:
+            raise ConfigError("TrainConfig.checkpoint_every and snapshot_every must be >= 0")
         if not 0 < self.epoch_fraction <= 1:
             raise ConfigError("TrainConfig.epoch_fraction must be in (0, 1]")
         if not 0 <= self.valid_fraction < 1:

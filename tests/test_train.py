@@ -199,3 +199,25 @@ def test_run_file_init_is_a_file_beside_it_or_a_shipped_name(tmp_path: Path) -> 
     (tmp_path / "b.toml").write_text('data = "d.extxyz"\ninit = "qm7b"\n')
     assert load_run_config(tmp_path / "a.toml").init == str(tmp_path / "start.pt")
     assert load_run_config(tmp_path / "b.toml").init == "qm7b"
+
+
+def test_snapshots_keep_the_ema_model_of_every_nth_epoch(tmp_path: Path) -> None:
+    plain = train([cell()], tmp_path / "plain", CARBON, NOISE, CFG, progress=False)
+    result = train([cell()], tmp_path / "run", CARBON, NOISE, CFG.replace(snapshot_every=2), progress=False)
+    assert not (tmp_path / "plain" / "snapshots").exists()
+    assert np.array_equal(losses(result.history), losses(plain.history))  # snapshots change no number
+    assert sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir()) == ["epoch_0001.pt", "epoch_0003.pt"]
+    snap = torch.load(tmp_path / "run" / "snapshots" / "epoch_0001.pt", weights_only=True)
+    assert snap["training_summary"]["snapshot_epoch"] == 1
+    assert snap["training_summary"]["val_loss"] == result.history[1]["val_loss"]
+    atoms = cell()
+    atoms.rattle(0.05, rng=np.random.default_rng(0))
+    atoms.calc = RMCalculator.from_checkpoint(tmp_path / "run" / "snapshots" / "epoch_0001.pt")
+    assert np.isfinite(atoms.get_forces()).all()
+    # a run may resume with snapshot_every changed (not with a changed recipe)
+    assert len(train([cell()], tmp_path / "plain", CARBON, NOISE, CFG.replace(snapshot_every=1), resume=True,
+                     progress=False).history) == 4
+    with pytest.raises(ConfigError, match="other configs"):
+        train([cell()], tmp_path / "plain", CARBON, NOISE, CFG.replace(lr=0.02), resume=True, progress=False)
+    with pytest.raises(ConfigError, match="snapshot_every"):
+        CFG.replace(snapshot_every=-1)

@@ -210,6 +210,9 @@ class Trainer:
             self.best_val, self.best_epoch = val["val_loss"], self.epoch
             if self.dist.is_main:
                 atomic_save(self._export(), self.run_dir / "best.pt")
+        every = self.cfg.snapshot_every
+        if every and (self.epoch + 1) % every == 0 and self.dist.is_main:
+            atomic_save(self._export({"snapshot_epoch": self.epoch, **val}), self.snapshot_path(self.epoch))
         if self.dist.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(row) + "\n")
@@ -279,9 +282,14 @@ class Trainer:
             **self.extra_summary,
         }
 
-    def _export(self) -> dict[str, Any]:
+    def _export(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         model = cast(Denoiser, self.ema.model)
-        return make_checkpoint(model, self.noise_cfg.to_dict(), self.cfg.to_dict(), self._summary(), self.volume_fit)
+        summary = {**self._summary(), **(extra or {})}
+        return make_checkpoint(model, self.noise_cfg.to_dict(), self.cfg.to_dict(), summary, self.volume_fit)
+
+    def snapshot_path(self, epoch: int) -> Path:
+        """Where ``snapshot_every`` keeps the EMA model of ``epoch`` (0-based)."""
+        return self.run_dir / "snapshots" / f"epoch_{epoch:04d}.pt"
 
     def _epoch_seconds(self) -> float:
         return self.epoch_wall + time.perf_counter() - self._epoch_start
@@ -326,11 +334,12 @@ class Trainer:
             os.replace(tmp, self.run_dir / "metrics.jsonl")
 
 
-SPEED_ONLY_KEYS = ("compile",)
-"""TrainConfig fields that change how fast a step runs, not what it computes:
-a run may resume with them changed (and from states written before they existed)."""
+NEUTRAL_KEYS = ("compile", "checkpoint_every", "snapshot_every")
+"""TrainConfig fields that change how fast a step runs or what files a run
+writes, not what it computes: a run may resume with them changed (and from
+states written before they existed)."""
 
 
 def _comparable(configs: dict[str, Any]) -> dict[str, Any]:
-    train = {k: v for k, v in configs.get("train", {}).items() if k not in SPEED_ONLY_KEYS}
+    train = {k: v for k, v in configs.get("train", {}).items() if k not in NEUTRAL_KEYS}
     return {**configs, "train": train}
