@@ -166,17 +166,18 @@ def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
     return model
 
 
-def load_initial_weights(model: nn.Module, path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
-    """Copy a checkpoint's weights into ``model`` (the start of a fine-tuning run).
+def load_initial_weights(model: nn.Module, config: Any, path_or_name: str | os.PathLike[str]) -> None:
+    """Copy a checkpoint's weights into ``model``, built from ``config`` (the start
+    of a fine-tuning run).
 
-    The checkpoint's architecture and model config must be ``model``'s own
-    (ConfigError naming the fields that differ otherwise). Returns the checkpoint dict.
+    The checkpoint's architecture and model config must be ``config``
+    (ConfigError naming the fields that differ otherwise).
     """
     data = read_checkpoint(path_or_name)
-    ours, theirs = architecture_of(model), str(data.get("architecture", NATIVE_ARCHITECTURE))
+    ours, theirs = architecture_of(config), str(data.get("architecture", NATIVE_ARCHITECTURE))
     if ours != theirs:
         raise ConfigError(f"cannot start from {path_or_name}: its architecture is {theirs!r}, this run's {ours!r}")
-    mine = model.config.to_dict()  # type: ignore[union-attr,operator]
+    mine = config.to_dict()
     other = config_class(theirs).from_dict(data["model_config"]).to_dict()
     differ = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
     if differ:
@@ -186,7 +187,6 @@ def load_initial_weights(model: nn.Module, path_or_name: str | os.PathLike[str])
     reference = next(iter(model.parameters()))
     model.load_state_dict({k: v.to(reference.device, reference.dtype) if v.is_floating_point() else v
                            for k, v in data["state_dict"].items()})
-    return data
 
 
 def load_potential(

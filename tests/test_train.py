@@ -188,9 +188,13 @@ def test_init_starts_from_a_checkpoint_and_refuses_another_model(tmp_path: Path)
     assert fresh.history[0]["val_loss"] != pytest.approx(best_val, rel=1e-3)
     summary = torch.load(tuned.best_checkpoint, weights_only=True)["training_summary"]
     assert summary["init"] == str(first.best_checkpoint)
+    moved = first.best_checkpoint.rename(tmp_path / "moved.pt")  # a resumed run reads its own state, not init
+    resumed = train([cell()], tmp_path / "tuned", CARBON, NOISE, frozen, progress=False, resume=True,
+                    init=first.best_checkpoint)
+    assert resumed.history == tuned.history
     other = CARBON.replace(hidden=(4,))
     with pytest.raises(ConfigError, match="differs from this run's in hidden"):
-        train([cell()], tmp_path / "other", other, NOISE, frozen, progress=False, init=first.best_checkpoint)
+        train([cell()], tmp_path / "other", other, NOISE, frozen, progress=False, init=moved)
 
 
 def test_run_file_init_is_a_file_beside_it_or_a_shipped_name(tmp_path: Path) -> None:

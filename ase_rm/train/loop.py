@@ -73,8 +73,9 @@ class Trainer:
         name: stored in the checkpoint's training summary.
         progress: show a progress bar (None: only on a terminal).
         extra_summary: more fields for the training summary (e.g. the command).
-        init: checkpoint (path or shipped name) whose weights the model starts
-            from instead of fresh ones (see :func:`ase_rm.checkpoint.load_initial_weights`).
+        init: checkpoint (path or shipped name) whose weights a new run starts
+            from instead of fresh ones (see :func:`ase_rm.checkpoint.load_initial_weights`);
+            a resumed run loads its own state and does not read it.
     """
 
     def __init__(
@@ -106,9 +107,9 @@ class Trainer:
         gen = torch.Generator().manual_seed(train.seed)
         # a plugin network is typed as the Denoiser whose calling convention it shares
         self.model = cast(Denoiser, build_model(model, gen)).to(self.device, self.dtype)
-        if init is not None:
-            load_initial_weights(self.model, init)
-            self.extra_summary.setdefault("init", str(init))
+        self.init = None if init is None else str(init)
+        if self.init is not None:
+            self.extra_summary.setdefault("init", self.init)
         self.potential = Potential(self.model, compiled=train.compile)
         self.trained = self.dist.wrap(self.potential)
         self.ema = EMA(self.model, train.ema_decay)
@@ -226,9 +227,13 @@ class Trainer:
         if resume and state_path.exists():
             self._load_state(state_path)
             log.info("resumed at epoch %d, step %d", self.epoch, self.step)
-        elif self.dist.is_main:
-            (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
-            (self.run_dir / "config.json").write_text(json.dumps(self._configs(), indent=2))
+        else:
+            if self.init is not None:  # every rank: the same weights, EMA included
+                load_initial_weights(self.model, self.model_cfg, self.init)
+                self.ema.model.load_state_dict(self.model.state_dict())
+            if self.dist.is_main:
+                (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+                (self.run_dir / "config.json").write_text(json.dumps(self._configs(), indent=2))
         bar = self._bar()
         while self.epoch < self.total_epochs:
             if self.epoch % self.cfg.epochs == 0 and self.step == 0 and self.epoch > 0:
