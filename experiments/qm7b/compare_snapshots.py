@@ -73,7 +73,8 @@ def main() -> None:
     lines = ["| checkpoint | epoch | val loss | attempts | converged % | sanitisation % | all pass % "
              "| all pass, neutral % |", "|---|---|---|---|---|---|---|---|"]
     for stem, epoch, val, r in rows:
-        lines.append(f"| {stem} | {epoch} | {val:.2f} | {r['n_attempts']} | {float(r['converged_pct']):.1f} "
+        val_text = "" if val is None else f"{val:.2f}"
+        lines.append(f"| {stem} | {epoch} | {val_text} | {r['n_attempts']} | {float(r['converged_pct']):.1f} "
                      f"| {float(r['sanitization']):.1f} | {float(r['all_pass']):.1f} "
                      f"| {float(r['all_pass_neutral']):.1f} |")
     (out / "compare.md").write_text("\n".join(lines) + "\n")
