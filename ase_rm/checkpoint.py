@@ -151,12 +151,17 @@ def read_checkpoint(path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def _model_config(data: dict[str, Any]) -> Any:
+    """The model config of a checkpoint dict, of its architecture's config class."""
+    return config_class(str(data.get("architecture", NATIVE_ARCHITECTURE))).from_dict(data["model_config"])
+
+
 def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
     """Rebuild the denoiser of a checkpoint dict (in float64; cast as needed).
 
     A checkpoint of a plugin architecture gives that plugin's network (same calling convention).
     """
-    config = config_class(str(data.get("architecture", NATIVE_ARCHITECTURE))).from_dict(data["model_config"])
+    config = _model_config(data)
     # Initial weights are overwritten; a private generator keeps torch's global RNG untouched.
     model: Denoiser = build_model(config, torch.Generator(), dtype=torch.float64)  # type: ignore[assignment]
     try:
@@ -174,19 +179,17 @@ def load_initial_weights(model: nn.Module, config: Any, path_or_name: str | os.P
     (ConfigError naming the fields that differ otherwise).
     """
     data = read_checkpoint(path_or_name)
-    ours, theirs = architecture_of(config), str(data.get("architecture", NATIVE_ARCHITECTURE))
+    source = _model_config(data)
+    ours, theirs = architecture_of(config), architecture_of(source)
     if ours != theirs:
         raise ConfigError(f"cannot start from {path_or_name}: its architecture is {theirs!r}, this run's {ours!r}")
-    mine = config.to_dict()
-    other = config_class(theirs).from_dict(data["model_config"]).to_dict()
+    mine, other = config.to_dict(), source.to_dict()
     differ = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
     if differ:
         raise ConfigError(
             f"cannot start from {path_or_name}: its model config differs from this run's in {', '.join(differ)}"
         )
-    reference = next(iter(model.parameters()))
-    model.load_state_dict({k: v.to(reference.device, reference.dtype) if v.is_floating_point() else v
-                           for k, v in data["state_dict"].items()})
+    model.load_state_dict(data["state_dict"])  # copied into the model's own dtype and device
 
 
 def load_potential(
