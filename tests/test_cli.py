@@ -56,7 +56,7 @@ def test_train_from_a_toml_config_then_resume(tmp_path: Path, capsys: pytest.Cap
     assert main(["train", str(tmp_path / "run.toml"), "--resume", "--no-progress"]) == 0
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["hidden"] == [4]
-    tuned = str(tmp_path / "run.toml").replace("run.toml", "tuned.toml")
+    tuned = str(tmp_path / "tuned.toml")
     Path(tuned).write_text((tmp_path / "run.toml").read_text().replace('out = "run"', 'out = "tuned"'))
     assert main(["train", tuned, "--init", str(tmp_path / "run" / "best.pt"), "--no-progress"]) == 0
     summary = torch.load(tmp_path / "tuned" / "best.pt", weights_only=True)["training_summary"]
