@@ -85,7 +85,8 @@ def sharded_rate(ckpt: str, formula: str, protocol_name: str, n: int, shards: in
 
 
 def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched: int, n_ase: int,
-             batch_atoms: list[int], shards: int = 0, tmp: str = "", compiled: bool = False) -> None:
+             batch_atoms: list[int], shards: int = 0, tmp: str = "", compiled: bool = False,
+             skip: frozenset[str] = frozenset()) -> None:
     protocol = PROTOCOLS[protocol_name]
     if protocol_name == "crystal":
         protocol = replace(protocol, start=replace(protocol.start, volume_per_atom=12.0))
@@ -118,7 +119,7 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
         res, rate, steps_per_s = timed(potential, atoms_cap)
         row(str(atoms_cap), rate, steps_per_s)
     cap = max(batch_atoms)
-    if compiled:
+    if compiled and "compiled" not in skip:
         fast = Potential(potential.model, compiled=True).eval()
         t0 = time.perf_counter()  # compiles (or loads inductor's cache) on the first steps
         search(fast, attempts_for(comps, protocol, 2), protocol, seed=1, max_atoms_per_batch=cap)
@@ -126,7 +127,9 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
         _, rate, steps_per_s = timed(fast, cap)
         row(f"{cap}, compiled", rate, steps_per_s)
     if shards:
-        for with_compile in [False, True] if compiled else [False]:
+        modes = [m for m in ([False, True] if compiled else [False])
+                 if ("sharded-compiled" if m else "sharded") not in skip]
+        for with_compile in modes:
             rate, steps = sharded_rate(ckpt, formula, protocol_name, n_batched, shards, cap, tmp, with_compile)
             name = f"{cap}, {shards} one-thread ranks (torchrun){', compiled' if with_compile else ''}"
             row(name, rate, steps * rate / n_batched)
@@ -164,10 +167,15 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=0, help="also time ase-rm generate on N one-thread ranks")
     parser.add_argument("--compile", action="store_true", help="also time the compiled path (--compile)")
     parser.add_argument("--cases", default="molecules,crystals", help="which cases: molecules, crystals or both")
+    parser.add_argument("--skip", default="", help="rows to leave out (time): compiled (in-process), sharded, "
+                        "sharded-compiled; the plain in-process rows are always timed (the ratios' base)")
     parser.add_argument("--memory", type=int, default=0,
                         help="instead: peak memory of generating this many molecules (own process)")
     args = parser.parse_args()
     caps = [int(x) for x in args.batch_atoms.split(",")]
+    skip = frozenset(x.strip() for x in args.skip.split(",") if x.strip())
+    if not skip <= {"compiled", "sharded", "sharded-compiled"}:
+        parser.error(f"--skip takes compiled, sharded and/or sharded-compiled, not {args.skip!r}")
     with tempfile.TemporaryDirectory() as tmp:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
         if args.memory:
@@ -178,10 +186,10 @@ def main() -> None:
             parser.error(f"--cases takes molecules and/or crystals, not {args.cases!r}")
         if "molecules" in cases:
             run_case("(a) molecules C5H9NO", model_files("qm7b", args.model, tmp, args.data), "C5H9NO", "molecule",
-                     args.n, args.n_ase, caps, args.shards, tmp, args.compile)
+                     args.n, args.n_ase, caps, args.shards, tmp, args.compile, skip)
         if "crystals" in cases:
             run_case("(b) crystals K2Zn2F6", model_files("mp20", args.crystal_model, tmp, args.data), "K2Zn2F6",
-                     "crystal", args.n, args.n_ase, caps, args.shards, tmp, args.compile)
+                     "crystal", args.n, args.n_ase, caps, args.shards, tmp, args.compile, skip)
 
 
 if __name__ == "__main__":
