@@ -323,6 +323,8 @@ class RunConfig(Config):
         init: start from this checkpoint's weights (a path, relative to the
             config file, or a shipped name such as "qm7b"): fine-tuning. The
             model config must be the checkpoint's.
+        train_on_valid_rest: train also on the ``valid_data`` structures
+            outside the seeded ``valid_limit`` subset (which still validates).
     """
 
     data: str
@@ -337,10 +339,13 @@ class RunConfig(Config):
     name: str = "rm"
     valid_limit: int | None = None
     init: str | None = None
+    train_on_valid_rest: bool = False
 
     def __post_init__(self) -> None:
         if self.valid_limit is not None and self.valid_limit < 1:
             raise ConfigError("RunConfig.valid_limit must be >= 1")
+        if self.train_on_valid_rest and (self.valid_data is None or self.valid_limit is None):
+            raise ConfigError("RunConfig.train_on_valid_rest needs valid_data and valid_limit")
         if self.preset not in MODEL_PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; choose from {sorted(MODEL_PRESETS)}")
 

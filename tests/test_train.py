@@ -17,7 +17,8 @@ import torch
 from ase.build import bulk, molecule
 
 from ase_rm import ModelConfig, NoiseConfig, RMCalculator, TrainConfig
-from ase_rm.errors import ConfigError
+from ase_rm.config import RunConfig
+from ase_rm.errors import ConfigError, RMError
 from ase_rm.train.run import load_run_config, split_by_structure, train
 
 CARBON = ModelConfig(species=(6,), cutoff=3.0, n_embedding=1, hidden=(8,))
@@ -175,6 +176,24 @@ def test_valid_limit_validates_on_a_seeded_subset(tmp_path: Path) -> None:
                    valid_limit=2)
     summary = torch.load(result.best_checkpoint, weights_only=True)["training_summary"]
     assert summary["n_valid_structures"] == 2
+
+
+def test_train_on_valid_rest_trains_on_the_validation_structures_outside_the_subset(tmp_path: Path) -> None:
+    cells = [bulk("C", "diamond", a=a, cubic=True) for a in (3.45, 3.5, 3.55, 3.6, 3.65)]
+    frozen = CFG.replace(epochs=1, checkpoint_every=0, lr=1e-12, warmup_epochs=0)  # weights stay put
+    kept = train([cell()], tmp_path / "kept", CARBON, NOISE, frozen, valid_structures=cells, progress=False,
+                 valid_limit=2)
+    rest = train([cell()], tmp_path / "rest", CARBON, NOISE, frozen, valid_structures=cells, progress=False,
+                 valid_limit=2, train_on_valid_rest=True)
+    summary = torch.load(rest.best_checkpoint, weights_only=True)["training_summary"]
+    assert (summary["n_train_structures"], summary["n_valid_structures"]) == (4, 2)
+    # same weights, same validation subset: the same validation loss with or without the option
+    assert rest.history[0]["val_loss"] == pytest.approx(kept.history[0]["val_loss"], rel=1e-9)
+    assert rest.history[0]["train_loss"] != pytest.approx(kept.history[0]["train_loss"], rel=1e-6)
+    with pytest.raises(RMError, match="train_on_valid_rest needs"):
+        train([cell()], tmp_path / "bad", CARBON, NOISE, frozen, progress=False, train_on_valid_rest=True)
+    with pytest.raises(ConfigError, match="train_on_valid_rest needs valid_data"):
+        RunConfig(data="x.extxyz", train_on_valid_rest=True)
 
 
 def test_init_starts_from_a_checkpoint_and_refuses_another_model(tmp_path: Path) -> None:

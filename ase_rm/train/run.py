@@ -47,10 +47,11 @@ def split_by_structure(
     )
 
 
-def _subset(structures: Sequence[Atoms], n: int, seed: int) -> list[Atoms]:
-    """A seeded subset of ``n`` structures, in their original order."""
-    keep = np.sort(np.random.default_rng([seed, 515151]).permutation(len(structures))[:n])
-    return [structures[k] for k in keep]
+def _subset(structures: Sequence[Atoms], n: int, seed: int) -> tuple[list[Atoms], list[Atoms]]:
+    """A seeded subset of ``n`` structures and the rest, each in their original order."""
+    keep = set(np.random.default_rng([seed, 515151]).permutation(len(structures))[:n].tolist())
+    return ([a for k, a in enumerate(structures) if k in keep],
+            [a for k, a in enumerate(structures) if k not in keep])
 
 
 def train(
@@ -67,6 +68,7 @@ def train(
     extra_summary: dict[str, Any] | None = None,
     valid_limit: int | None = None,
     init: str | os.PathLike[str] | None = None,
+    train_on_valid_rest: bool = False,
 ) -> TrainResult:
     """Train an RM denoiser; returns where the best checkpoint is.
 
@@ -86,6 +88,10 @@ def train(
         init: start from this checkpoint's weights (path or shipped name;
             same model config), i.e. fine-tune it; ignored on resume, where
             the run's own state is loaded.
+        train_on_valid_rest: with ``valid_structures`` and ``valid_limit``,
+            the validation structures outside the seeded subset join the
+            training set (e.g. train on most of MP-20's val split and validate
+            on the rest; the subset is the same as without this option).
     """
     train_set = structures_from(structures)
     for k, atoms in enumerate(train_set):
@@ -94,8 +100,14 @@ def train(
         train_set, valid_set = split_by_structure(train_set, config.valid_fraction, config.seed)
     else:
         valid_set = structures_from(valid_structures)
+    if train_on_valid_rest and (valid_structures is None or valid_limit is None):
+        raise RMError("train_on_valid_rest needs separate validation structures and a valid_limit")
     if valid_limit is not None and len(valid_set) > valid_limit:  # before the checks: big files stay cheap
-        valid_set = _subset(valid_set, valid_limit, config.seed)
+        valid_set, rest = _subset(valid_set, valid_limit, config.seed)
+        if train_on_valid_rest:
+            for k, atoms in enumerate(rest):
+                check_atoms(atoms, model.species, label=f"validation structure {k} (trained on)")
+            train_set = train_set + rest
     if valid_structures is not None:  # a split-off set was checked with the training set
         for k, atoms in enumerate(valid_set):
             check_atoms(atoms, model.species, label=f"validation structure {k}")
@@ -114,4 +126,4 @@ def train_from_config(run: RunConfig, resume: bool = False, progress: bool | Non
     structures = read_structures(run.data)
     valid = read_structures(run.valid_data) if run.valid_data else None
     return train(structures, run.out, model, noise, config, valid, run.device, resume, run.name, progress,
-                 extra_summary, run.valid_limit, run.init)
+                 extra_summary, run.valid_limit, run.init, run.train_on_valid_rest)
