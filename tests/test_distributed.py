@@ -85,6 +85,12 @@ def test_generation_shards_over_two_gloo_ranks_and_matches_one_process(tiny_chec
     for x, y in zip(a, b, strict=True):
         assert x.get_chemical_formula() == y.get_chemical_formula()
         assert np.allclose(x.positions, y.positions, atol=1e-8) and x.info["rm_steps"] == y.info["rm_steps"]
+    workers = subprocess.run([sys.executable, "-m", "ase_rm.cli.main", *gen, "--out", "w.extxyz", "--workers", "2"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert workers.returncode == 0, workers.stderr[-3000:]
+    w = ase.io.read(tmp_path / "w.extxyz", ":")  # --workers 2 is the same torchrun run, launched for the user
+    assert [x.info["rm_attempt"] for x in w] == list(range(6))
+    assert all(np.array_equal(x.positions, y.positions) for x, y in zip(a, w, strict=True))
     again = subprocess.run([*torchrun, *gen, "--out", "ddp.extxyz", "--resume"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -128,3 +134,30 @@ def test_rank_shares_make_up_the_global_batch(kind: str) -> None:
         for r in ranks:
             assert r[b].totals == (3.0 * float(whole.graph.n_atoms.sum()), stress_components)
             assert float(r[b].has_stress.sum()) * 9.0 == (stress_components / whole.n_frames) * r[b].n_frames
+
+
+def test_workers_forward_every_option_to_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ase_rm.cli.generate import run, worker_command
+    from ase_rm.cli.main import build_parser
+    from ase_rm.errors import ConfigError
+
+    argv = ["--threads", "2", "generate", "qm7b", "-c", "C5H9NO", "-c", "C6H10O", "--n", "7", "--compile",
+            "--out", "g.extxyz", "--workers", "3", "--volume-per-atom", "3.8:5.6"]
+    args = build_parser().parse_args(argv)
+    cmd = worker_command(args)
+    assert cmd[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3", "-m"]
+    tail = cmd[cmd.index("generate"):]
+    assert cmd[cmd.index("ase_rm.cli.main") + 1:cmd.index("generate")] == ["--threads", "1"]
+    assert tail[:2] == ["generate", "qm7b"] and "--workers" not in tail and "--compile" in tail
+    assert tail[tail.index("--attempts") + 1] == "7" and tail[tail.index("--volume-per-atom") + 1] == "3.8:5.6"
+    assert [tail[k + 1] for k, x in enumerate(tail) if x == "--composition"] == ["C5H9NO", "C6H10O"]
+    assert "--resume" not in tail and "--no-progress" not in tail  # flags left unset stay unset
+    again = build_parser().parse_args(["generate", *tail[1:]])  # what each rank parses: the same values
+    assert {k: v for k, v in vars(again).items() if k not in ("workers", "subparser", "threads")} == \
+        {k: v for k, v in vars(args).items() if k not in ("workers", "subparser", "threads")}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="under torchrun leave it out"):
+        run(args)
+    args.workers = 0
+    with pytest.raises(ConfigError, match="--workers must be >= 1"):
+        run(args)

@@ -3,12 +3,15 @@
 Under torchrun the attempts are shared out over the ranks (every world-th
 attempt per rank, each into its own part file); rank 0 merges the parts into
 ``--out`` at the end. ``--resume`` works per rank and on a merged file.
+``--workers N`` launches that itself: N one-thread ranks on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,8 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true",
                    help="batched engine through torch.compile (about 1.6x faster steps; the first run on a "
                         "machine spends minutes compiling, later runs about 20 s)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="share the attempts over N one-thread processes on this machine (launches torchrun; "
+                        "with --compile the fastest path on a multi-core CPU)")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, subparser=p)
 
 
 def parse_volume(text: str | None) -> dict[str, Any]:
@@ -58,7 +64,48 @@ def parse_volume(text: str | None) -> dict[str, Any]:
         raise ConfigError(f"--volume-per-atom must be V or LOW:HIGH in Å^3, not {text!r}") from None
 
 
+def worker_command(args: argparse.Namespace) -> list[str]:
+    """The torchrun command that runs this ``generate`` on ``args.workers`` one-thread ranks.
+
+    The options are written back from the parsed values (each under its
+    longest spelling: ``--attempts``, which torchrun does not swallow as it
+    does ``--n``), so every option of the subcommand is forwarded.
+    """
+    options: list[str] = []
+    positionals: list[str] = []
+    for action in args.subparser._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in ("help", "workers") or value is None:
+            continue
+        if not action.option_strings:
+            positionals.append(str(value))
+            continue
+        flag = max(action.option_strings, key=len)
+        if isinstance(action, argparse._StoreTrueAction):
+            options += [flag] if value else []
+        elif isinstance(action, argparse._AppendAction):
+            for item in value:
+                options += [flag, str(item)]
+        else:
+            options += [flag, str(value)]
+    head = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.workers}",
+            "-m", "ase_rm.cli.main", "--threads", "1"]
+    head += ["--traceback"] * bool(args.traceback) + ["--verbose"] * bool(args.verbose)
+    return [*head, "generate", *positionals, *options]
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, not {args.workers}")
+    if args.workers > 1:
+        if "WORLD_SIZE" in os.environ:
+            raise ConfigError("--workers launches its own ranks; under torchrun leave it out")
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        return subprocess.run(worker_command(args), env=env).returncode
+    return _generate(args)
+
+
+def _generate(args: argparse.Namespace) -> int:
     import torch
 
     from .. import keys
