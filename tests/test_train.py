@@ -190,6 +190,9 @@ def test_train_on_valid_rest_trains_on_the_validation_structures_outside_the_sub
     # same weights, same validation subset: the same validation loss with or without the option
     assert rest.history[0]["val_loss"] == pytest.approx(kept.history[0]["val_loss"], rel=1e-9)
     assert rest.history[0]["train_loss"] != pytest.approx(kept.history[0]["train_loss"], rel=1e-6)
+    with pytest.raises(ConfigError, match="on 4 training and 2 validation structures, not 1 and 2"):
+        train([cell()], tmp_path / "rest", CARBON, NOISE, frozen, valid_structures=cells, progress=False,
+              valid_limit=2, resume=True)  # the same run without the option: other data
     with pytest.raises(RMError, match="train_on_valid_rest needs"):
         train([cell()], tmp_path / "bad", CARBON, NOISE, frozen, progress=False, train_on_valid_rest=True)
     with pytest.raises(ConfigError, match="train_on_valid_rest needs valid_data"):

@@ -312,6 +312,7 @@ class Trainer:
             "epoch_wall": self._epoch_seconds() if self.step else 0.0,
             "best_val": self.best_val, "best_epoch": self.best_epoch, "history": self.history,
             "elapsed": self.elapsed, "configs": self._configs(),
+            "n_structures": [self.n_train, self.n_valid],
         }
         atomic_save(state, self.run_dir / "state.pt")
 
@@ -321,6 +322,13 @@ class Trainer:
             from ..errors import ConfigError
 
             raise ConfigError(f"{path} was written by a run with other configs; refusing to resume it")
+        counts = state.get("n_structures")  # absent in older states
+        if counts is not None and list(counts) != [self.n_train, self.n_valid]:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"{path} was written by a run on {counts[0]} training and {counts[1]} validation structures, "
+                f"not {self.n_train} and {self.n_valid}; refusing to resume it on other data")
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         if self.epoch % self.cfg.epochs == 0 and self.step == 0 and self.epoch > 0:
             self._new_optimiser()
