@@ -33,6 +33,7 @@ from ..checkpoint import (
 )
 from ..config import ModelConfig, NoiseConfig, TrainConfig
 from ..data import NoisyDataset, fit_volumes, n_batches
+from ..errors import ConfigError
 from ..model import Denoiser
 from ..potential import Potential
 from .distributed import Dist
@@ -319,13 +320,9 @@ class Trainer:
     def _load_state(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
         if _comparable(state["configs"]) != _comparable(self._configs()):
-            from ..errors import ConfigError
-
             raise ConfigError(f"{path} was written by a run with other configs; refusing to resume it")
         counts = state.get("n_structures")  # absent in older states
         if counts is not None and list(counts) != [self.n_train, self.n_valid]:
-            from ..errors import ConfigError
-
             raise ConfigError(
                 f"{path} was written by a run on {counts[0]} training and {counts[1]} validation structures, "
                 f"not {self.n_train} and {self.n_valid}; refusing to resume it on other data")
