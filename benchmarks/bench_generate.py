@@ -9,8 +9,8 @@ path is RMCalculator + ase.optimize.FIRE (+ FrechetCellFilter). Without a
 checkpoint, --data trains quick models (a few epochs); otherwise random weights
 are used (same cost per step, but random starts may collapse).
 Prints structures/s, FIRE steps/s, the ratio, and batched scaling with batch size.
-``--shards N`` adds a row for ``ase-rm generate`` under torchrun with N one-thread
-ranks (the attempts shared out over the ranks; wall time of the whole command,
+``--shards N`` adds a row for ``ase-rm generate --workers N`` (torchrun, N one-thread
+ranks; the attempts shared out over the ranks; wall time of the whole command,
 start-up and the merge of the part files included).
 """
 
@@ -64,14 +64,13 @@ def model_files(name: str, path: str | None, tmp: str, data: str | None) -> str:
 
 def sharded_rate(ckpt: str, formula: str, protocol_name: str, n: int, shards: int, max_atoms: int,
                  tmp: str, compiled: bool = False) -> tuple[float, int]:
-    """Structures/s of ``ase-rm generate`` under torchrun with one-thread ranks."""
+    """Structures/s of ``ase-rm generate --workers N`` (torchrun, one-thread ranks)."""
     from ase.io import read
 
     out = f"{tmp}/sharded_{protocol_name}{'_compiled' if compiled else ''}.extxyz"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={shards}",
-           "-m", "ase_rm.cli.main", "--threads", "1", "generate", ckpt, "-c", formula,
-           "--attempts", str(n), "--protocol", protocol_name, "--seed", "0", "--out", out,
-           "--max-atoms", str(max_atoms), "--no-progress"]
+    cmd = [sys.executable, "-m", "ase_rm.cli.main", "generate", ckpt, "-c", formula, "--n", str(n),
+           "--protocol", protocol_name, "--seed", "0", "--out", out, "--max-atoms", str(max_atoms),
+           "--no-progress", "--workers", str(shards)]
     if protocol_name == "crystal":
         cmd += ["--volume-per-atom", "12"]
     if compiled:
