@@ -63,8 +63,9 @@ def model_files(name: str, path: str | None, tmp: str, data: str | None) -> str:
 
 
 def sharded_rate(ckpt: str, formula: str, protocol_name: str, n: int, shards: int, max_atoms: int,
-                 tmp: str, compiled: bool = False) -> tuple[float, int]:
-    """Structures/s of ``ase-rm generate --workers N`` (torchrun, one-thread ranks)."""
+                 tmp: str, compiled: bool = False) -> tuple[float, int, list]:
+    """Structures/s, FIRE steps and results (in attempt order) of ``ase-rm generate
+    --workers N`` (torchrun, one-thread ranks)."""
     from ase.io import read
 
     out = f"{tmp}/sharded_{protocol_name}{'_compiled' if compiled else ''}.extxyz"
@@ -79,8 +80,8 @@ def sharded_rate(ckpt: str, formula: str, protocol_name: str, n: int, shards: in
     t0 = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
-    frames = read(out, index=":")
-    return len(frames) / wall, sum(a.info["rm_steps"] for a in frames)
+    frames = sorted(read(out, index=":"), key=lambda a: a.info["rm_attempt"])
+    return len(frames) / wall, sum(a.info["rm_steps"] for a in frames), frames
 
 
 def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched: int, n_ase: int,
@@ -114,7 +115,8 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
         wall = time.perf_counter() - t0
         return res, n_batched / wall, sum(a.info["rm_steps"] for a in res) / wall
 
-    for atoms_cap in batch_atoms:
+    res: list = []
+    for atoms_cap in batch_atoms if "plain" not in skip else []:
         res, rate, steps_per_s = timed(potential, atoms_cap)
         row(str(atoms_cap), rate, steps_per_s)
     cap = max(batch_atoms)
@@ -123,15 +125,20 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
         t0 = time.perf_counter()  # compiles (or loads inductor's cache) on the first steps
         search(fast, attempts_for(comps, protocol, 2), protocol, seed=1, max_atoms_per_batch=cap)
         print(f"(compiled path: first 2 structures, compile included, {time.perf_counter() - t0:.0f} s)")
-        _, rate, steps_per_s = timed(fast, cap)
+        compiled_res, rate, steps_per_s = timed(fast, cap)
+        res = res or compiled_res
         row(f"{cap}, compiled", rate, steps_per_s)
     if shards:
         modes = [m for m in ([False, True] if compiled else [False])
                  if ("sharded-compiled" if m else "sharded") not in skip]
         for with_compile in modes:
-            rate, steps = sharded_rate(ckpt, formula, protocol_name, n_batched, shards, cap, tmp, with_compile)
+            rate, steps, sharded_res = sharded_rate(ckpt, formula, protocol_name, n_batched, shards, cap, tmp,
+                                                    with_compile)
+            res = res or sharded_res
             name = f"{cap}, {shards} one-thread ranks (torchrun){', compiled' if with_compile else ''}"
             row(name, rate, steps * rate / n_batched)
+    if not res:
+        return
     same = [abs(a.info["rm_energy"] - b.info["rm_energy"]) for a, b in zip(ase_res, res[:n_ase], strict=True)]
     print(f"same starts, max |E_batched - E_ase| over the first {n_ase}: {max(same):.2e} eV")
 
@@ -166,15 +173,16 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=0, help="also time ase-rm generate on N one-thread ranks")
     parser.add_argument("--compile", action="store_true", help="also time the compiled path (--compile)")
     parser.add_argument("--cases", default="molecules,crystals", help="which cases: molecules, crystals or both")
-    parser.add_argument("--skip", default="", help="rows to leave out (time): compiled (in-process), sharded, "
-                        "sharded-compiled; the plain in-process rows are always timed (the ratios' base)")
+    parser.add_argument("--skip", default="", help="rows to leave out (time): plain (the in-process rows of "
+                        "--batch-atoms), compiled (in-process), sharded, sharded-compiled; the ASE rows, the "
+                        "ratios' base, are always timed")
     parser.add_argument("--memory", type=int, default=0,
                         help="instead: peak memory of generating this many molecules (own process)")
     args = parser.parse_args()
     caps = [int(x) for x in args.batch_atoms.split(",")]
     skip = frozenset(x.strip() for x in args.skip.split(",") if x.strip())
-    if not skip <= {"compiled", "sharded", "sharded-compiled"}:
-        parser.error(f"--skip takes compiled, sharded and/or sharded-compiled, not {args.skip!r}")
+    if not skip <= {"plain", "compiled", "sharded", "sharded-compiled"}:
+        parser.error(f"--skip takes plain, compiled, sharded and/or sharded-compiled, not {args.skip!r}")
     with tempfile.TemporaryDirectory() as tmp:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
         if args.memory:
