@@ -55,3 +55,25 @@ def test_select_first_takes_the_lowest_attempt_numbers_per_composition(tmp_path:
     assert [a.info[keys.RM_ATTEMPT] for a in ase.io.read(tmp_path / "first.extxyz", ":")] == [4, 0]
     with pytest.raises(RMError, match="rm_attempt"):
         select_first([molecule("CH4")], 1)
+
+
+def test_restarts_by_energy_rate_is_the_mean_over_all_k_subsets():
+    """experiments/qm7b/restarts_by_energy.py: the closed form equals enumerating every k-subset."""
+    import importlib.util
+    import itertools
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "experiments" / "qm7b" / "restarts_by_energy.py"
+    spec = importlib.util.spec_from_file_location("restarts_by_energy", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    passes = [False, True, True, False, False, True, False]  # ranked best first
+    for k in range(1, len(passes) + 1):
+        subsets = list(itertools.combinations(range(len(passes)), k))
+        brute = sum(passes[min(s)] for s in subsets) / len(subsets)
+        assert module.kept_rate(passes, k) == pytest.approx(brute)
+    assert module.kept_rate(passes, 1) == pytest.approx(3 / 7)
+    assert module.kept_rate(passes, 7) == 0.0  # the best-ranked one fails
+    with pytest.raises(ValueError):
+        module.kept_rate(passes, 8)
