@@ -55,6 +55,7 @@ def test_two_gloo_ranks_match_a_single_process(tmp_path: Path) -> None:
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert ddp.stdout.count("best checkpoint:") == 1  # only rank 0 reports
+    assert "broadcast_buffers` is deprecated" not in ddp.stderr  # the current DDP keyword is used
     one = subprocess.run([sys.executable, "-m", "ase_rm.cli.main", "train", "one.toml", "--no-progress"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-3000:]

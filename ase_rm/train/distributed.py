@@ -7,6 +7,7 @@ optimiser sees the same global batch as a single process would.
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from dataclasses import dataclass
@@ -54,8 +55,13 @@ class Dist:
         # constants: no broadcast every forward (8 % faster). The readout's (1, n)
         # weight gets a gradient with other strides than its bucket view, which DDP
         # copies and warns about every step: harmless.
+        # Newer torch deprecates broadcast_buffers for forward_sync_buffers, which
+        # still syncs once at init: harmless for constants, and no FutureWarning.
         warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        return DistributedDataParallel(module, find_unused_parameters=True, broadcast_buffers=False)
+        no_sync: dict[str, bool] = {"broadcast_buffers": False}
+        if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
+            no_sync = {"forward_sync_buffers": False}
+        return DistributedDataParallel(module, find_unused_parameters=True, **no_sync)
 
     def global_counts(self, batch: Batch) -> tuple[float, float]:
         """Force and stress components of the global batch, divided by the world
