@@ -251,3 +251,29 @@ def test_csp_cli(salt_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert err.startswith("ase-rm csp: error: CSV file") and "not found" in err and "\n" not in err
     with pytest.raises(SystemExit):
         main(["csp", str(salt_checkpoint), "--compositions", str(targets), "--out", str(out), "--top", "0,x"])
+
+
+def test_csp_seeds_script_pools_runs(tmp_path):
+    """experiments/mp20/csp_seeds.py: per-run counts, per-composition pooled hit rates."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    runs = {"a": ({"X": (True, True), "Y": (False, False)}, {"X": [1, 0], "Y": [0, 0]}),
+            "b": ({"X": (False, False), "Y": (True, False)}, {"X": [0, 0], "Y": [0, 1]})}
+    for name, (summary, attempts) in runs.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        lines = ["composition,n_attempts,matched,top_1,top_5"]
+        lines += [f"{c},2,{m},{t},{t}" for c, (m, t) in summary.items()]
+        (folder / "csp.csv").write_text("\n".join(lines) + "\n")
+        lines = ["composition,attempt,matched"]
+        lines += [f"{c},{k},{bool(v)}" for c, hits in attempts.items() for k, v in enumerate(hits)]
+        (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
+    script = Path(__file__).parents[2] / "experiments" / "mp20" / "csp_seeds.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "a"), str(tmp_path / "b")],
+                         capture_output=True, text=True, check=True).stdout
+    assert "| mean | 1.0 | 0.5 | 0.5 |" in out
+    assert "| X | 1/2 | 1/4 | 0.44 |" in out  # p = 1/4: 1 - (3/4)^2 = 0.4375
+    assert "| Y | 1/2 | 1/4 | 0.44 |" in out
+    assert "expected any-of-2 count of one run: 0.9/2; matched in at least one run: 2/2" in out
