@@ -1,13 +1,14 @@
 """CSP over several seeds: how much one run of 30 attempts per composition varies.
 
-    python experiments/mp20/csp_seeds.py DIR [DIR ...]
+    python experiments/mp20/csp_seeds.py DIR [DIR ...] [--n 30]
 
 Each DIR is an ``ase-rm csp ... --seed S --out DIR`` output (csp.csv and
 attempts.csv). Prints, as markdown: each run's counts (any of n, top-1, top-5);
 per composition, in how many runs and in how many attempts it was matched;
-and the expected any-of-n count of one run, sum over compositions of
-1 - (1 - p)^n with p the composition's matched fraction over all attempts of
-all runs (attempts are independently seeded, so p pools them).
+and the expected any-of-n count of one run of n attempts (default: the runs'
+own), sum over compositions of 1 - (1 - p)^n with p the composition's matched
+fraction over all attempts of all runs (attempts are independently seeded, so
+p pools them, and one run of 150 attempts estimates a run of 30).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def truthy(text: str) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dirs", nargs="+", type=Path)
+    ap.add_argument("--n", type=int, help="attempts of the run whose expected count is printed")
     args = ap.parse_args()
     runs_matched: dict[str, int] = defaultdict(int)
     attempts: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # matched, total
@@ -48,6 +50,7 @@ def main() -> None:
     mean = sum(c["matched"] for *_, c in per_run) / len(per_run)
     print(f"| mean | {mean:.1f} | {sum(c['top_1'] for *_, c in per_run) / len(per_run):.1f} "
           f"| {sum(c['top_5'] for *_, c in per_run) / len(per_run):.1f} |\n")
+    n_per_run = args.n or n_per_run
     print("| composition | runs matched | attempts matched | expected P(matched in one run) |\n|---|---|---|---|")
     expected = 0.0
     for comp, (hit, total) in attempts.items():
