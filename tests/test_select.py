@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 from pathlib import Path
 
 import ase.io
@@ -57,12 +59,8 @@ def test_select_first_takes_the_lowest_attempt_numbers_per_composition(tmp_path:
         select_first([molecule("CH4")], 1)
 
 
-def test_restarts_by_energy_rate_is_the_mean_over_all_k_subsets():
+def test_restarts_by_energy_rate_is_the_mean_over_all_k_subsets() -> None:
     """experiments/qm7b/restarts_by_energy.py: the closed form equals enumerating every k-subset."""
-    import importlib.util
-    import itertools
-    from pathlib import Path
-
     path = Path(__file__).parents[1] / "experiments" / "qm7b" / "restarts_by_energy.py"
     spec = importlib.util.spec_from_file_location("restarts_by_energy", path)
     assert spec is not None and spec.loader is not None

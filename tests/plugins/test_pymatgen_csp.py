@@ -6,6 +6,8 @@ import csv
 import json
 import math
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -253,12 +255,8 @@ def test_csp_cli(salt_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
         main(["csp", str(salt_checkpoint), "--compositions", str(targets), "--out", str(out), "--top", "0,x"])
 
 
-def test_csp_seeds_script_pools_runs(tmp_path):
+def test_csp_seeds_script_pools_runs(tmp_path: Path) -> None:
     """experiments/mp20/csp_seeds.py: per-run counts, per-composition pooled hit rates."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     runs = {"a": ({"X": (True, True), "Y": (False, False)}, {"X": [1, 0], "Y": [0, 0]}),
             "b": ({"X": (False, False), "Y": (True, False)}, {"X": [0, 0], "Y": [0, 1]})}
     for name, (summary, attempts) in runs.items():
