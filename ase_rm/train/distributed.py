@@ -11,6 +11,7 @@ import inspect
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,7 +59,7 @@ class Dist:
         # Newer torch deprecates broadcast_buffers for forward_sync_buffers, which
         # still syncs once at init: harmless for constants, and no FutureWarning.
         warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        no_sync: dict[str, bool] = {"broadcast_buffers": False}
+        no_sync: dict[str, Any] = {"broadcast_buffers": False}
         if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
             no_sync = {"forward_sync_buffers": False}
         return DistributedDataParallel(module, find_unused_parameters=True, **no_sync)
