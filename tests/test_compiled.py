@@ -49,6 +49,26 @@ def test_compiled_path_gives_the_autograd_energy_forces_and_stress(dtype: torch.
         assert not any(v.requires_grad for v in new.values())
 
 
+def test_static_degree_path_gives_the_autograd_forces_and_stress() -> None:
+    """static_degree pads every atom to a multiple of 8 edges: same numbers, and
+    graphs of other sizes run through the same compiled function."""
+    model = tiny_model()
+    mol, *crystals = structures()
+    potential = Potential(model, compiled=True, backend="eager", static_degree=True)
+    for batch, stress in (([mol, *crystals], False), (crystals, True), ([mol], False)):
+        g = graph(batch)
+        ref = Potential(model)(g, forces=True, stress=stress)
+        new = potential(g, forces=True, stress=stress)
+        for key in ref:
+            assert torch.allclose(new[key], ref[key], atol=1e-10, rtol=1e-10), key
+    g = graph([mol])
+    _, _, slots, degree = model.layout(g.edge_index[0], g.edge_index[1], g.numbers, 8)
+    _, _, _, exact = model.layout(g.edge_index[0], g.edge_index[1], g.numbers)
+    assert degree % 8 == 0 and exact <= degree < exact + 8 and int(slots.max()) < g.numbers.shape[0] * degree
+    with pytest.raises(ValueError, match="compiled path"):
+        Potential(model, static_degree=True)
+
+
 def test_compiled_path_gives_the_autograd_training_gradients() -> None:
     model = tiny_model()
     g = graph(structures()[1:])
@@ -109,6 +129,13 @@ def test_inductor_build_matches_eager_for_inference_and_training() -> None:
     (ref_grad,) = torch.autograd.grad((ref_out["forces"] ** 2).sum(), [model.mixing])
     assert torch.allclose(grad, ref_grad, atol=1e-4, rtol=1e-3)
     assert TrainConfig(compile=True).compile
+    static = Potential(model, compiled=True, static_degree=True)
+    for batch in (structures()[1:], structures()[1:] + structures()[2:]):  # a second size: same function
+        g = graph(batch, torch.float32)
+        ref = Potential(model)(g, forces=True, stress=True)
+        new = static(g, forces=True, stress=True)
+        for key in ref:
+            assert torch.allclose(new[key], ref[key], atol=1e-4, rtol=1e-4), key
 
 
 def test_cli_generate_compile_gives_the_same_structures(tiny_checkpoint: Path, tmp_path: Path,

@@ -135,14 +135,16 @@ class Denoiser(nn.Module):
         return self.energies(vectors, *self.layout(receivers, senders, numbers))
 
     def layout(
-        self, receivers: torch.Tensor, senders: torch.Tensor, numbers: torch.Tensor
+        self, receivers: torch.Tensor, senders: torch.Tensor, numbers: torch.Tensor, degree_multiple: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         """The data-dependent bookkeeping of a graph, apart from the arithmetic:
         (species of each atom, species of each edge's sender, padded slot of each
-        edge, degree). Raises UnknownElementError for an element the model lacks.
+        edge, degree). The degree (padded edges per atom) is rounded up to a
+        multiple of ``degree_multiple``: the same energies, from a few distinct
+        shapes. Raises UnknownElementError for an element the model lacks.
         """
         species = self.species_of(numbers)
-        slots, degree = _slots(receivers, numbers.shape[0])
+        slots, degree = _slots(receivers, numbers.shape[0], degree_multiple)
         return species, species.index_select(0, senders), slots, degree
 
     def energies(
@@ -208,10 +210,12 @@ def _neighbour_sum(
     return torch.bmm(padded(ang).transpose(1, 2), padded(edge))
 
 
-def _slots(receivers: torch.Tensor, n_atoms: int) -> tuple[torch.Tensor, int]:
-    """Row of each edge in the (n_atoms * degree) padded layout, and the degree."""
+def _slots(receivers: torch.Tensor, n_atoms: int, multiple: int = 1) -> tuple[torch.Tensor, int]:
+    """Row of each edge in the (n_atoms * degree) padded layout, and the degree
+    (the largest number of edges of an atom, rounded up to a multiple of ``multiple``)."""
     counts = torch.bincount(receivers, minlength=n_atoms)
     degree = int(counts.max()) if receivers.numel() else 0
+    degree = -(-degree // multiple) * multiple
     order = torch.argsort(receivers, stable=True)
     ranked = receivers[order]
     first = torch.cumsum(counts, 0) - counts
