@@ -48,7 +48,7 @@ class Potential(nn.Module):
         static_degree: compiled path only: compile for a fixed padded degree
             (rounded up to a multiple of :attr:`degree_multiple`) and fixed
             small dimensions, with only the atom and edge counts dynamic. About
-            10 % faster per call on CPU (docs/performance.md). Each new degree
+            10-15 % faster per call on CPU (docs/performance.md). Each new degree
             bucket compiles once more, so it suits generation, whose pools keep
             similar structures.
     """

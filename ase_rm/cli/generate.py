@@ -133,7 +133,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.compile:
         if args.engine == "ase":
             raise ConfigError("--compile applies to the batched engine, not --engine ase")
-        potential = Potential(potential.model, compiled=True).eval()
+        potential = Potential(potential.model, compiled=True, static_degree=True).eval()
     model: object = potential
     if args.engine == "ase":
         model = RMCalculator.from_checkpoint(args.model, device=device, dtype=dtype)
