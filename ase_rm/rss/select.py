@@ -25,6 +25,12 @@ def _energy(atoms: Atoms) -> float:
     return math.inf if math.isnan(value) else value / len(atoms)
 
 
+def rank_key(atoms: Atoms) -> tuple[bool, float]:
+    """How selection by E~ orders a group's frames (ascending): converged first,
+    then by E~ per atom (a missing or NaN energy last)."""
+    return not bool(atoms.info.get(keys.RM_CONVERGED, False)), _energy(atoms)
+
+
 def group_of(atoms: Atoms, group_key: str = keys.RM_FORMULA) -> str:
     """The group of a frame: ``info[group_key]``, else its chemical formula."""
     return str(atoms.info.get(group_key, atoms.get_chemical_formula()))
@@ -54,8 +60,7 @@ def select_lowest(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORM
     """
     keep: set[int] = set()
     for members in _groups(frames, k, group_key):
-        ranked = sorted(members, key=lambda i: (not bool(frames[i].info.get(keys.RM_CONVERGED, False)),
-                                                _energy(frames[i]), i))
+        ranked = sorted(members, key=lambda i: (*rank_key(frames[i]), i))
         keep.update(ranked[:k])
     return [frames[i] for i in sorted(keep)]
 
