@@ -75,3 +75,25 @@ def test_restarts_by_energy_rate_is_the_mean_over_all_k_subsets() -> None:
     assert module.kept_rate(passes, 7) == 0.0  # the best-ranked one fails
     with pytest.raises(ValueError):
         module.kept_rate(passes, 8)
+
+
+def test_restarts_by_energy_joins_the_evaluation_by_frame_position(tmp_path: Path) -> None:
+    """molecules.csv's index is a frame's position in the generated file, not its attempt number."""
+    spec = importlib.util.spec_from_file_location(
+        "restarts_by_energy", Path(__file__).parents[1] / "experiments" / "qm7b" / "restarts_by_energy.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = []
+    # written in finishing order: positions 0-3 hold attempts 3, 0, 2, 1
+    for attempt, energy, conv in ((3, -4.0, True), (0, -1.0, True), (2, -9.0, False), (1, -2.0, True)):
+        atoms = molecule("CH4")
+        atoms.info.update({keys.RM_ENERGY: energy, keys.RM_CONVERGED: conv, keys.RM_ATTEMPT: attempt})
+        out.append(atoms)
+    ase.io.write(tmp_path / "gen.extxyz", out)
+    passing = {0: True, 1: False, 2: False, 3: True}  # by position
+    rows = ["index,composition,all_pass"] + [f"{i},CH4,{passing[i]}" for i in range(4)]
+    (tmp_path / "molecules.csv").write_text("\n".join(rows) + "\n")
+    ranked = module.ranked_passes(str(tmp_path / "gen.extxyz"), str(tmp_path / "molecules.csv"))
+    # converged by E~: positions 0 (-4), 3 (-2), 1 (-1); then the unconverged position 2
+    assert ranked == {"CH4": [True, True, False, False]}

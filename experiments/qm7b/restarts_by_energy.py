@@ -11,8 +11,9 @@ protocol is exact from the single-start results, with no resampling
 
     python experiments/qm7b/restarts_by_energy.py GEN.extxyz EVAL/molecules.csv [--k 1,2,3,4,6,8]
 
-GEN.extxyz is ``ase-rm generate`` output (rm_attempt, rm_energy, rm_converged);
-molecules.csv is ``ase-rm evaluate molecules`` output for it. Prints a
+GEN.extxyz is ``ase-rm generate`` output (rm_energy, rm_converged);
+molecules.csv is ``ase-rm evaluate molecules`` output for it, whose ``index`` is
+a frame's position in GEN.extxyz (not its attempt number). Prints a
 markdown table: expected all-pass (%) per formula for each k, and the mean.
 """
 
@@ -25,6 +26,8 @@ from collections import defaultdict
 
 from ase.io import iread
 
+from ase_rm.rss.select import rank_key
+
 
 def kept_rate(passes: list[bool], k: int) -> float:
     """Expected pass rate of the best of k random attempts; ``passes`` is ranked best first."""
@@ -35,10 +38,9 @@ def kept_rate(passes: list[bool], k: int) -> float:
 
 
 def ranked_passes(gen: str, molecules_csv: str) -> dict[str, list[bool]]:
-    """Per formula, all-pass of each attempt, best first (converged, then lowest E~)."""
-    key = {}
-    for atoms in iread(gen, ":"):
-        key[int(atoms.info["rm_attempt"])] = (not atoms.info["rm_converged"], float(atoms.info["rm_energy"]))
+    """Per formula, all-pass of each attempt, best first (as ``ase-rm select --lowest``
+    ranks: converged, then lowest E~)."""
+    key = [rank_key(atoms) for atoms in iread(gen, ":")]  # molecules.csv's index: position in GEN
     by_formula: dict[str, list[tuple[tuple[bool, float], bool]]] = defaultdict(list)
     with open(molecules_csv) as fh:
         for row in csv.DictReader(fh):
