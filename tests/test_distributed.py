@@ -156,6 +156,10 @@ def test_workers_forward_every_option_to_torchrun(monkeypatch: pytest.MonkeyPatc
     again = build_parser().parse_args(["generate", *tail[1:]])  # what each rank parses: the same values
     assert {k: v for k, v in vars(again).items() if k not in ("workers", "subparser", "threads")} == \
         {k: v for k, v in vars(args).items() if k not in ("workers", "subparser", "threads")}
+    assert "--system-malloc" not in cmd
+    opted_out = worker_command(build_parser().parse_args(["--system-malloc", *argv]))
+    assert opted_out[opted_out.index("ase_rm.cli.main") + 1:opted_out.index("generate")] == \
+        ["--threads", "1", "--system-malloc"]
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ConfigError, match="under torchrun leave it out"):
         run(args)

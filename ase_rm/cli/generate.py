@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", default="molecule",
                    help="a preset (molecule, molecule-hop, diamond, crystal) or a protocol file (.toml/.yaml)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--best-of", type=int, default=1, metavar="K",
+                   help="relax K random starts per attempt and keep the lowest-E~ one, converged first "
+                        "(K times the work; every relaxation also goes to OUT's .restarts file)")
     p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
     p.add_argument("--enumerate-h", action="store_true",
@@ -91,12 +94,15 @@ def worker_command(args: argparse.Namespace) -> list[str]:
     head = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.workers}",
             "-m", "ase_rm.cli.main", "--threads", "1"]
     head += ["--traceback"] * bool(args.traceback) + ["--verbose"] * bool(args.verbose)
+    head += ["--system-malloc"] * bool(getattr(args, "system_malloc", False))
     return [*head, "generate", *positionals, *options]
 
 
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, not {args.workers}")
+    if args.best_of < 1:
+        raise ConfigError(f"--best-of must be >= 1, not {args.best_of}")
     if args.workers > 1:
         if "WORLD_SIZE" in os.environ:
             raise ConfigError("--workers launches its own ranks; under torchrun leave it out")
@@ -113,6 +119,7 @@ def _generate(args: argparse.Namespace) -> int:
     from ..checkpoint import load_potential
     from ..potential import Potential
     from ..rss import attempts_for, expand_compositions, get_protocol, search
+    from ..rss.search import restarts_path
     from ..rss.output import merge_parts
     from ..train.distributed import Dist
 
@@ -145,7 +152,7 @@ def _generate(args: argparse.Namespace) -> int:
         model, attempts, protocol, seed=args.seed, element_volumes=meta.get("volume_fit") or None,
         out=out, resume=args.resume, max_atoms_per_batch=args.max_atoms,
         progress=not args.no_progress and dist.is_main, engine=args.engine, optimizer=args.optimizer,
-        shard=(dist.rank, dist.world),
+        shard=(dist.rank, dist.world), best_of=args.best_of,
     )
     if dist.world > 1:
         import torch.distributed
@@ -154,6 +161,8 @@ def _generate(args: argparse.Namespace) -> int:
         if not dist.is_main:
             return 0
         results = merge_parts(out, dist.world, keys.RM_ATTEMPT)
+        if args.best_of > 1:
+            merge_parts(restarts_path(out), dist.world, keys.RM_ATTEMPT)
     converged = sum(bool(a.info["rm_converged"]) for a in results)
     print(f"{len(results)} structures ({converged} converged) written to {args.out}")
     return 0
