@@ -42,6 +42,15 @@ RM_STEPS = "rm_steps"
 RM_ATTEMPT = "rm_attempt"
 """int: the attempt number of a generated structure (its random start is seeded by it)."""
 
+RM_BEST_OF = "rm_best_of"
+"""int: K of a best-of-K generation (``ase-rm generate --best-of K``): the attempt relaxed K
+random starts and kept the lowest-E~ one (converged first)."""
+
+RM_RELAXATION = "rm_relaxation"
+"""int: in a best-of-K generation, the relaxation an attempt kept. Attempt i relaxes the starts
+numbered i*K .. i*K+K-1, which are those of attempts i*K+r of a plain run with K times the
+attempts; the ``.restarts`` file beside the output holds all of them under those numbers."""
+
 RM_FORMULA = "rm_formula"
 """str: the composition a generated structure was asked for."""
 

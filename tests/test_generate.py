@@ -283,3 +283,52 @@ def test_search_shards_attempts_and_part_files_merge(tiny_checkpoint: Path, tmp_
         assert np.allclose(x.positions, y.positions, atol=1e-8)
     with pytest.raises(ValueError, match="shard"):
         search(potential, att, FAST_MOLECULE, shard=(2, 2))
+
+
+def test_best_of_k_keeps_the_best_of_the_plain_runs_starts(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """best_of=K: attempt i relaxes the starts of a plain run's attempts i*K..i*K+K-1 and keeps the
+    first by rank_key; every relaxation goes to the .restarts file, from which a run resumes."""
+    from ase_rm.rss.search import restarts_path
+    from ase_rm.rss.select import rank_key
+
+    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
+    comps = expand_compositions("CH4O") + expand_compositions("C2H6")
+    plain = search(potential, attempts_for(comps, FAST_MOLECULE, 6), FAST_MOLECULE, seed=5)
+    out = tmp_path / "best.extxyz"
+    best = search(potential, attempts_for(comps, FAST_MOLECULE, 2), FAST_MOLECULE, seed=5, out=out, best_of=3)
+    assert [a.info[keys.RM_ATTEMPT] for a in best] == [0, 1, 2, 3]
+    for i, atoms in enumerate(best):
+        block = plain[3 * i:3 * i + 3]
+        assert {b.info[keys.RM_FORMULA] for b in block} == {atoms.info[keys.RM_FORMULA]}
+        winner = min(block, key=lambda b: (*rank_key(b), b.info[keys.RM_ATTEMPT]))
+        assert atoms.info[keys.RM_RELAXATION] == winner.info[keys.RM_ATTEMPT] and atoms.info[keys.RM_BEST_OF] == 3
+        assert np.allclose(atoms.positions, winner.positions, atol=1e-8)
+        assert all(rank_key(atoms) <= rank_key(b) for b in block)
+    written = ase.io.read(out, ":")
+    assert [a.info[keys.RM_RELAXATION] for a in written] == [a.info[keys.RM_RELAXATION] for a in best]
+    restarts = read_done(restarts_path(out), keys.RM_ATTEMPT)
+    assert sorted(restarts) == list(range(12))
+    # a run killed after some relaxations: the attempts already in OUT and the relaxations in
+    # the .restarts file are kept, the rest are made, and the result is the same
+    ase.io.write(out, written[:1], format="extxyz")
+    ase.io.write(restarts_path(out), [restarts[k] for k in (0, 1, 2, 3, 7)], format="extxyz")
+    again = search(potential, attempts_for(comps, FAST_MOLECULE, 2), FAST_MOLECULE, seed=5, out=out,
+                   best_of=3, resume=True)
+    assert [a.info[keys.RM_RELAXATION] for a in again] == [a.info[keys.RM_RELAXATION] for a in best]
+    assert sorted(read_done(restarts_path(out), keys.RM_ATTEMPT)) == list(range(12))
+    assert len(ase.io.read(out, ":")) == 4
+    with pytest.raises(ValueError, match="best_of"):
+        search(potential, attempts_for(comps, FAST_MOLECULE, 1), FAST_MOLECULE, best_of=0)
+
+
+def test_a_kick_before_the_first_stage_is_not_the_starts_random_stream() -> None:
+    """numpy's SeedSequence ignores trailing zeros: stage 0's kick must not reuse the start's stream."""
+    from ase_rm.rss.search import kick
+
+    atoms = ase.build.molecule("H2O")
+    atoms.info[keys.RM_ATTEMPT] = 4
+    moved = kick(atoms, Stage(kick=0.5), 0, seed=7).positions - atoms.positions
+    start_stream = np.random.default_rng([7, 4]).uniform(-0.5, 0.5, size=moved.shape)
+    assert not np.allclose(moved, start_stream)
+    later = kick(atoms, Stage(kick=0.5), 1, seed=7).positions - atoms.positions  # unchanged numbering
+    assert np.allclose(later, np.random.default_rng([7, 4, 1]).uniform(-0.5, 0.5, size=moved.shape))

@@ -13,7 +13,7 @@ from ase.build import molecule
 from ase_rm import keys
 from ase_rm.cli.main import main
 from ase_rm.errors import RMError
-from ase_rm.rss.select import select_first, select_lowest
+from ase_rm.rss.select import best_of_blocks, select_first, select_lowest
 
 
 def frames() -> list:
@@ -57,6 +57,30 @@ def test_select_first_takes_the_lowest_attempt_numbers_per_composition(tmp_path:
     assert [a.info[keys.RM_ATTEMPT] for a in ase.io.read(tmp_path / "first.extxyz", ":")] == [4, 0]
     with pytest.raises(RMError, match="rm_attempt"):
         select_first([molecule("CH4")], 1)
+
+
+def test_best_of_blocks_keeps_the_best_of_each_block_of_consecutive_attempts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shuffled = frames()[::-1]
+    kept = best_of_blocks(shuffled, 2)
+    # {0, 1}: the converged -1 beats the unconverged -3; {2, 3}: -2; {4, 5}: -1 beats NaN
+    assert [a.info[keys.RM_ATTEMPT] for a in kept] == [0, 1, 2]
+    assert [a.info[keys.RM_RELAXATION] for a in kept] == [0, 2, 4]
+    assert {a.info[keys.RM_BEST_OF] for a in kept} == {2} and shuffled[-1].info[keys.RM_ATTEMPT] == 0  # copies
+    assert [a.info[keys.RM_RELAXATION] for a in best_of_blocks(frames()[:4], 4)] == [2]
+    with pytest.raises(RMError, match="mix compositions"):
+        best_of_blocks(frames(), 3)
+    with pytest.raises(RMError, match=r"needs relaxations 2..3, found \[2\]"):
+        best_of_blocks(frames()[:3], 2)
+    with pytest.raises(RMError, match="already a best-of selection"):
+        best_of_blocks(kept, 1)
+    with pytest.raises(RMError, match="k must be"):
+        best_of_blocks(frames(), 0)
+    ase.io.write(tmp_path / "gen.extxyz", shuffled, format="extxyz")
+    assert main(["select", str(tmp_path / "gen.extxyz"), str(tmp_path / "b.extxyz"), "--best-of", "2"]) == 0
+    assert [a.info[keys.RM_RELAXATION] for a in ase.io.read(tmp_path / "b.extxyz", ":")] == [0, 2, 4]
+    assert "kept 3 of 6 structures (the best of each 2 consecutive attempts; 3 kept are converged)" in \
+        capsys.readouterr().out
 
 
 def _restarts_by_energy():  # type: ignore[no-untyped-def]

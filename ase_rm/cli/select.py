@@ -1,4 +1,8 @@
-"""``ase-rm select IN OUT --lowest K``: keep the lowest-E~ attempts of each composition."""
+"""``ase-rm select IN OUT --lowest K``: keep the lowest-E~ attempts of each composition.
+
+``--best-of K`` turns a plain run into best-of-K attempts (the same result as
+``ase-rm generate --best-of K`` with K times fewer attempts).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--lowest", type=int, metavar="K", help="keep the K lowest-E~ per composition")
     how.add_argument("--first", type=int, metavar="K",
                      help="keep the K lowest-numbered attempts per composition (E~ not looked at)")
+    how.add_argument("--best-of", type=int, metavar="K",
+                     help="attempts rm_attempt i*K .. i*K+K-1 become attempt i, keeping the lowest-E~ one "
+                          "(what generate --best-of K makes from the same starts)")
     p.add_argument("--group-by", default="rm_formula", help="atoms.info key of the groups (default rm_formula)")
     p.set_defaults(func=run)
 
@@ -25,10 +32,17 @@ def run(args: argparse.Namespace) -> int:
     import ase.io
 
     from .. import keys
-    from ..rss.select import group_of, select_first, select_lowest
+    from ..rss.select import best_of_blocks, group_of, select_first, select_lowest
     from ..structures import read_structures
 
     frames = read_structures(args.input)
+    if args.best_of is not None:
+        kept = best_of_blocks(frames, args.best_of)
+        ase.io.write(args.output, kept, format="extxyz")
+        n_conv = sum(bool(a.info.get(keys.RM_CONVERGED, False)) for a in kept)
+        print(f"kept {len(kept)} of {len(frames)} structures (the best of each {args.best_of} "
+              f"consecutive attempts; {n_conv} kept are converged) -> {args.output}")
+        return 0
     k = args.lowest if args.lowest is not None else args.first
     kept = (select_lowest if args.lowest is not None else select_first)(frames, k, args.group_by)
     ase.io.write(args.output, kept, format="extxyz")

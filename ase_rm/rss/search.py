@@ -31,6 +31,7 @@ from ..structures import check_atoms
 from .composition import Composition, format_formula
 from .output import append_frames, part_path, read_done
 from .protocols import Protocol, Stage, StartSpec, random_start
+from .select import best_of_blocks
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,10 @@ def kick(atoms: Atoms, stage: Stage, stage_index: int, seed: int) -> Atoms:
     """Before a stage with a kick: every position component moves by U(-kick, kick)."""
     out = atoms.copy()
     if stage.kick:
-        rng = np.random.default_rng([seed, int(atoms.info[keys.RM_ATTEMPT]), stage_index])
+        entropy = [seed, int(atoms.info[keys.RM_ATTEMPT]), stage_index]
+        if stage_index == 0:  # numpy's SeedSequence drops trailing zeros: [seed, attempt, 0] is the start's stream
+            entropy.append(1)
+        rng = np.random.default_rng(entropy)
         out.positions = out.positions + rng.uniform(-stage.kick, stage.kick, size=out.positions.shape)
     return out
 
@@ -227,6 +231,7 @@ def search(
     optimizer: str = "FIRE",
     shard: tuple[int, int] = (0, 1),
     start_maker: StartMaker | None = None,
+    best_of: int = 1,
 ) -> list[Atoms]:
     """Run attempts through the protocol's stages; results sorted by attempt.
 
@@ -251,6 +256,12 @@ def search(
         start_maker: makes each start instead of :func:`ase_rm.rss.random_start`
             (same signature; seeded by the attempt through its ``rng``), e.g.
             the pymatgen plugin's symmetric starts.
+        best_of: relax this many random starts per attempt and keep the one
+            ranked first by :func:`ase_rm.rss.select.rank_key` (converged, then
+            lowest E~ per atom); see :func:`ase_rm.rss.select.best_of_blocks`
+            for the numbering. Every relaxation is appended to ``out``'s
+            ``.restarts`` file (:func:`restarts_path`), from which a killed run
+            resumes; an attempt goes to ``out`` once all of its starts are done.
 
     Returns:
         The results of this shard's attempts (all attempts when world is 1), in attempt order.
@@ -258,20 +269,27 @@ def search(
     rank, world = shard
     if not 0 <= rank < world:
         raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+    if best_of < 1:
+        raise ValueError(f"best_of must be >= 1, got {best_of}")
     attempts = list(attempts)[rank::world]
-    path = Path(out) if out is not None else None
-    done: dict[int, Atoms] = {}
-    if path is not None and world > 1:
-        if resume:  # what an earlier merged run holds of this shard, then this rank's part
-            mine = {attempt.index for attempt in attempts}
-            done = {k: atoms for k, atoms in read_done(path, keys.RM_ATTEMPT).items() if k in mine}
-        path = part_path(path, rank, world)
-    if path is not None and resume:
-        done.update(read_done(path, keys.RM_ATTEMPT))
-    elif path is not None:
-        path.unlink(missing_ok=True)
+    path, done = _output(out, attempts, resume, rank, world)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))
+    if best_of > 1:
+        relaxations = [Attempt(a.index * best_of + r, a.composition, a.start) for a in todo for r in range(best_of)]
+        restarts = None
+        if out is not None:
+            restarts = restarts_path(Path(out))
+            restarts = part_path(restarts, rank, world) if world > 1 else restarts
+        relaxed = search(
+            potential, relaxations, protocol, seed, element_volumes, restarts, resume, max_atoms_per_batch,
+            progress, engine, optimizer, start_maker=start_maker,
+        )
+        chosen = best_of_blocks(relaxed, best_of)
+        if path is not None:
+            append_frames(path, chosen)
+        results = {**done, **{int(a.info[keys.RM_ATTEMPT]): a for a in chosen}}
+        return [results[a.index] for a in attempts]
     starts = (make_start(a, seed, element_volumes, start_maker) for a in todo)
     if engine == "batched":
         stream = _batched_stages(potential, starts, protocol.stages, seed, max_atoms_per_batch)
@@ -290,6 +308,32 @@ def search(
     if bar is not None:
         bar.close()
     return [results[a.index] for a in attempts]
+
+
+def restarts_path(path: Path) -> Path:
+    """Where a best-of-K generation into ``path`` keeps every relaxation."""
+    return path.with_name(f"{path.stem}.restarts{path.suffix}")
+
+
+def _output(
+    out: str | os.PathLike[str] | None, attempts: Sequence[Attempt], resume: bool, rank: int, world: int
+) -> tuple[Path | None, dict[int, Atoms]]:
+    """The file this rank appends to, and the results of ``attempts`` already
+    written (with ``resume``; without it the file is cleared)."""
+    if out is None:
+        return None, {}
+    path = Path(out)
+    done: dict[int, Atoms] = {}
+    if world > 1:
+        if resume:  # what an earlier merged run holds of this shard, then this rank's part
+            mine = {attempt.index for attempt in attempts}
+            done = {k: atoms for k, atoms in read_done(path, keys.RM_ATTEMPT).items() if k in mine}
+        path = part_path(path, rank, world)
+    if resume:
+        done.update(read_done(path, keys.RM_ATTEMPT))
+    else:
+        path.unlink(missing_ok=True)
+    return path, done
 
 
 def _bar(total: int, initial: int) -> Any:

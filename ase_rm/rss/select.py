@@ -73,3 +73,45 @@ def select_first(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMU
     keep = {i for members in _groups(frames, k, group_key)
             for i in sorted(members, key=lambda i: int(frames[i].info[keys.RM_ATTEMPT]))[:k]}
     return [frames[i] for i in sorted(keep)]
+
+
+def best_of_blocks(frames: Sequence[Atoms], k: int) -> list[Atoms]:
+    """Best-of-``k`` attempts from single relaxations: relaxations ``i*k .. i*k+k-1``
+    (by ``rm_attempt``) form attempt ``i``, which keeps the one :func:`rank_key` puts
+    first (ties: the lower number).
+
+    Applied to a plain run with ``k`` times the attempts per composition, this
+    gives exactly what ``ase-rm generate --best-of k`` makes (same starts, same
+    kicks). Each kept frame is a copy with ``rm_attempt = i``, ``rm_relaxation``
+    its own number and ``rm_best_of = k``; returned in attempt order.
+
+    Raises:
+        RMError: ``k < 1``, a frame without ``rm_attempt``, a frame already
+            selected, a block that does not hold all ``k`` relaxations, or one
+            that mixes compositions.
+    """
+    if k < 1:
+        raise RMError(f"k must be >= 1, got {k}")
+    blocks: dict[int, list[Atoms]] = {}
+    for atoms in frames:
+        if keys.RM_ATTEMPT not in atoms.info:
+            raise RMError(f"a structure has no {keys.RM_ATTEMPT!r} in atoms.info (not an ase-rm generate output?)")
+        if keys.RM_BEST_OF in atoms.info:
+            raise RMError("the structures are already a best-of selection (they carry rm_best_of)")
+        blocks.setdefault(int(atoms.info[keys.RM_ATTEMPT]) // k, []).append(atoms)
+    chosen = []
+    for i in sorted(blocks):
+        members = blocks[i]
+        numbers = sorted(int(a.info[keys.RM_ATTEMPT]) for a in members)
+        if numbers != list(range(i * k, i * k + k)):
+            raise RMError(f"attempt {i} of best-of-{k} needs relaxations {i * k}..{i * k + k - 1}, found {numbers}")
+        if len({group_of(a) for a in members}) > 1:
+            raise RMError(f"attempt {i} of best-of-{k} would mix compositions: a plain run's attempts per "
+                          f"composition must be a multiple of {k}")
+        best = min(members, key=lambda a: (*rank_key(a), int(a.info[keys.RM_ATTEMPT])))
+        out = best.copy()
+        out.info[keys.RM_RELAXATION] = int(best.info[keys.RM_ATTEMPT])
+        out.info[keys.RM_ATTEMPT] = i
+        out.info[keys.RM_BEST_OF] = k
+        chosen.append(out)
+    return chosen
