@@ -16,6 +16,7 @@ import torch
 from ase.build import bulk, molecule
 
 from ase_rm import NOISE_PRESETS
+from ase_rm.cli.main import main
 from ase_rm.data import NoisyDataset, balanced_shares
 
 RUN = """data = "mols.extxyz"
@@ -98,6 +99,31 @@ def test_generation_shards_over_two_gloo_ranks_and_matches_one_process(tiny_chec
     c = ase.io.read(tmp_path / "ddp.extxyz", ":")
     assert [x.info["rm_attempt"] for x in c] == list(range(6))
     assert all(np.array_equal(x.positions, y.positions) for x, y in zip(a, c, strict=True))
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
+def test_best_of_over_two_workers_equals_selecting_from_a_plain_run(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """generate --workers 2 --best-of 2: the ranks' outputs and their .restarts files are merged, and
+    the attempts are those ase-rm select --best-of 2 takes from a plain run with twice the attempts."""
+    gen = ["generate", str(tiny_checkpoint), "-c", "CH4O", "-c", "C2H6", "--protocol", "molecule", "--seed", "4",
+           "--no-progress", "--dtype", "float64"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
+    best = subprocess.run([sys.executable, "-m", "ase_rm.cli.main", *gen, "--attempts", "2", "--best-of", "2",
+                           "--workers", "2", "--out", "best.extxyz"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert best.returncode == 0, best.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("best*")) == ["best.extxyz", "best.restarts.extxyz"]
+    plain = subprocess.run([sys.executable, "-m", "ase_rm.cli.main", *gen, "--attempts", "4", "--out", "plain.extxyz"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert main(["select", str(tmp_path / "plain.extxyz"), str(tmp_path / "sel.extxyz"), "--best-of", "2"]) == 0
+    got, want = ase.io.read(tmp_path / "best.extxyz", ":"), ase.io.read(tmp_path / "sel.extxyz", ":")
+    assert [x.info["rm_attempt"] for x in got] == [x.info["rm_attempt"] for x in want] == [0, 1, 2, 3]
+    for x, y in zip(got, want, strict=True):
+        assert x.info["rm_relaxation"] == y.info["rm_relaxation"] and x.info["rm_best_of"] == 2
+        assert np.allclose(x.positions, y.positions, atol=1e-8)
+    restarts = ase.io.read(tmp_path / "best.restarts.extxyz", ":")
+    assert [x.info["rm_attempt"] for x in restarts] == list(range(8))
 
 
 def test_balanced_shares_split_by_size() -> None:

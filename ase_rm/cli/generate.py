@@ -119,8 +119,8 @@ def _generate(args: argparse.Namespace) -> int:
     from ..checkpoint import load_potential
     from ..potential import Potential
     from ..rss import attempts_for, expand_compositions, get_protocol, search
-    from ..rss.search import restarts_path
     from ..rss.output import merge_parts
+    from ..rss.search import restarts_path
     from ..train.distributed import Dist
 
     protocol = get_protocol(args.protocol)
