@@ -275,3 +275,32 @@ def test_csp_seeds_script_pools_runs(tmp_path: Path) -> None:
     assert "| X | 1/2 | 1/4 | 0.44 |" in out  # p = 1/4: 1 - (3/4)^2 = 0.4375
     assert "| Y | 1/2 | 1/4 | 0.44 |" in out
     assert "expected any-of-2 count of one run: 0.9/2; matched in at least one run: 2/2" in out
+
+
+def test_csp_selection_script_estimates_best_of_k_by_energy_and_by_symmetry(tmp_path: Path) -> None:
+    """experiments/mp20/csp_selection.py: pool of 4 (two symmetric matched attempts, two distorted lower-E~
+    unmatched ones), n = 2 attempts of k = 2 starts. By symmetry every draw keeps a matched one (1.0); by
+    energy only the draw that pairs the two symmetric ones does (1 of the 3 pairings: 1/3)."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    frames, lines = [], ["composition,attempt,n_atoms,energy_per_atom,rank,converged,matched,rms"]
+    for k in range(4):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        if k >= 2:
+            atoms.rattle(0.2, seed=k)
+        energy = -1.0 - k  # the distorted ones are lower
+        atoms.info.update({keys.RM_FORMULA: "Cu4", keys.RM_ATTEMPT: k, keys.RM_ENERGY: energy * 4,
+                           keys.RM_CONVERGED: True})
+        frames.append(atoms)
+        lines.append(f"Cu4,{k},4,{energy},{4 - k},True,{k < 2},")
+    ase.io.write(folder / "generated.extxyz", frames, format="extxyz")
+    (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
+    script = Path(__file__).parents[2] / "experiments" / "mp20" / "csp_selection.py"
+    out = subprocess.run([sys.executable, str(script), str(folder), "--n", "2", "--k", "1", "2", "--reps", "3000"],
+                         capture_output=True, text=True, check=True).stdout
+    row = next(line for line in out.splitlines() if line.startswith("| Cu4 |"))
+    pool_size, matched, exact, e1, e2, s1, s2 = (float(x) for x in row.strip("|").split("|")[1:])
+    assert (pool_size, matched) == (4, 2)
+    assert exact == pytest.approx(1 - 1 / 6, abs=0.005)  # 1 - C(2, 2) / C(4, 2)
+    assert e1 == pytest.approx(exact, abs=0.03) and s1 == pytest.approx(exact, abs=0.03)
+    assert e2 == pytest.approx(1 / 3, abs=0.04) and s2 == 1.0
