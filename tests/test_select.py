@@ -83,10 +83,10 @@ def test_best_of_blocks_keeps_the_best_of_each_block_of_consecutive_attempts(
         capsys.readouterr().out
 
 
-def _restarts_by_energy():  # type: ignore[no-untyped-def]
-    """experiments/qm7b/restarts_by_energy.py as a module (it is a script, not part of the package)."""
-    path = Path(__file__).parents[1] / "experiments" / "qm7b" / "restarts_by_energy.py"
-    spec = importlib.util.spec_from_file_location("restarts_by_energy", path)
+def _script(name: str):  # type: ignore[no-untyped-def]
+    """experiments/qm7b/NAME.py as a module (a script, not part of the package)."""
+    path = Path(__file__).parents[1] / "experiments" / "qm7b" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -95,7 +95,7 @@ def _restarts_by_energy():  # type: ignore[no-untyped-def]
 
 def test_restarts_by_energy_rate_is_the_mean_over_all_k_subsets() -> None:
     """experiments/qm7b/restarts_by_energy.py: the closed form equals enumerating every k-subset."""
-    module = _restarts_by_energy()
+    module = _script("restarts_by_energy")
     passes = [False, True, True, False, False, True, False]  # ranked best first
     for k in range(1, len(passes) + 1):
         subsets = list(itertools.combinations(range(len(passes)), k))
@@ -109,7 +109,7 @@ def test_restarts_by_energy_rate_is_the_mean_over_all_k_subsets() -> None:
 
 def test_restarts_by_energy_joins_the_evaluation_by_frame_position(tmp_path: Path) -> None:
     """molecules.csv's index is a frame's position in the generated file, not its attempt number."""
-    module = _restarts_by_energy()
+    module = _script("restarts_by_energy")
     out = []
     # written in finishing order: positions 0-3 hold attempts 3, 0, 2, 1
     for attempt, energy, conv in ((3, -4.0, True), (0, -1.0, True), (2, -9.0, False), (1, -2.0, True)):
@@ -123,3 +123,27 @@ def test_restarts_by_energy_joins_the_evaluation_by_frame_position(tmp_path: Pat
     ranked = module.ranked_passes(str(tmp_path / "gen.extxyz"), str(tmp_path / "molecules.csv"))
     # converged by E~: positions 0 (-4), 3 (-2), 1 (-1); then the unconverged position 2
     assert ranked == {"CH4": [True, True, False, False]}
+
+
+def test_paper_table_averages_the_formulas_of_each_heavy_atom_composition(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """experiments/qm7b/paper_table.py: C5O1N1 is the mean of C5H9NO and C5H7NO, and so on; the "all"
+    and QM7b reference rows are left out."""
+    table = _script("paper_table")
+    rates = dict(zip(table.COMPOSITIONS, range(10, 110, 10), strict=True))  # 10, 20, ... 100
+    for part in ("in", "ood"):
+        (tmp_path / f"eval_{part}").mkdir()
+        lines = ["composition,n_attempts,all_pass,all_pass_neutral"]
+        for heavy, rate in rates.items():
+            if (part == "in") != (heavy in table.COMPOSITIONS[:3]):
+                continue
+            counts = "".join(f"{s}{n}" for s, n in table.heavy_key(heavy))
+            # two formulas (2 and 4 hydrogens) at rate - 5 and rate + 5: their mean is the rate
+            lines += [f"{counts}H2,32,{rate - 5},0", f"{counts}H4,32,{rate + 5},0"]
+        lines += ["all,224,99,0", "QM7b (200),200,99,0"]
+        (tmp_path / f"eval_{part}" / "summary.csv").write_text("\n".join(lines) + "\n")
+    table.main([str(tmp_path)])
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[2] == "| paper | 77 | 79 | 75 | 69 | 67 | 58 | 67 | 72 | 57 | 60 | 68.1 |"
+    assert rows[3] == f"| {tmp_path} | " + " | ".join(f"{r:.1f}" for r in rates.values()) + " | **55.0** |"
+    assert table.heavy_key("C5H9NO") == table.heavy_key("C5O1N1") != table.heavy_key("C4O1N2")
