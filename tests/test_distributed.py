@@ -108,6 +108,9 @@ def test_best_of_over_two_workers_equals_selecting_from_a_plain_run(tiny_checkpo
     gen = ["generate", str(tiny_checkpoint), "-c", "CH4O", "-c", "C2H6", "--protocol", "molecule", "--seed", "4",
            "--no-progress", "--dtype", "float64"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
+    stale = molecule("CH4")
+    stale.info["rm_attempt"] = 100  # an earlier run's merged file: removed, not merged into
+    ase.io.write(tmp_path / "best.restarts.extxyz", stale, format="extxyz")
     best = subprocess.run([sys.executable, "-m", "ase_rm.cli.main", *gen, "--attempts", "2", "--best-of", "2",
                            "--workers", "2", "--out", "best.extxyz"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

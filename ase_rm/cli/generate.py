@@ -146,8 +146,9 @@ def _generate(args: argparse.Namespace) -> int:
         model = RMCalculator.from_checkpoint(args.model, device=device, dtype=dtype)
     attempts = attempts_for(compositions, protocol, args.n)
     out = Path(args.out)
-    if dist.world > 1 and dist.is_main and not args.resume:
+    if dist.world > 1 and dist.is_main and not args.resume:  # a merged file of an earlier run
         out.unlink(missing_ok=True)
+        restarts_path(out).unlink(missing_ok=True)
     results = search(
         model, attempts, protocol, seed=args.seed, element_volumes=meta.get("volume_fit") or None,
         out=out, resume=args.resume, max_atoms_per_batch=args.max_atoms,
