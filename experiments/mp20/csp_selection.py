@@ -35,6 +35,7 @@ import numpy as np
 import spglib
 from ase import Atoms
 from ase_rm_pymatgen.campaign import attempt_number
+from csp_seeds import truthy  # this folder's script: the csv booleans are read one way
 
 from ase_rm import keys
 
@@ -54,10 +55,6 @@ def space_group(atoms: Atoms, symprec: float) -> int:
     name = spglib.get_spacegroup((atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers), symprec=symprec)
     found = re.search(r"\((\d+)\)", name or "")
     return int(found.group(1)) if found else 1
-
-
-def truthy(text: str) -> bool:
-    return text.strip().lower() in ("true", "yes", "1")
 
 
 def pool(dirs: Sequence[Path], symprec: float) -> dict[str, list[Item]]:
