@@ -25,6 +25,13 @@ def _energy(atoms: Atoms) -> float:
     return math.inf if math.isnan(value) else value / len(atoms)
 
 
+def _attempt(atoms: Atoms) -> int:
+    """A frame's ``rm_attempt``; RMError if it has none."""
+    if keys.RM_ATTEMPT not in atoms.info:
+        raise RMError(f"a structure has no {keys.RM_ATTEMPT!r} in atoms.info (not an ase-rm generate output?)")
+    return int(atoms.info[keys.RM_ATTEMPT])
+
+
 def rank_key(atoms: Atoms) -> tuple[bool, float]:
     """How selection by E~ orders a group's frames (ascending): converged first,
     then by E~ per atom (a missing or NaN energy last)."""
@@ -68,10 +75,8 @@ def select_lowest(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORM
 def select_first(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMULA) -> list[Atoms]:
     """The ``k`` lowest-numbered attempts (``rm_attempt``) of each group: a plain
     ``k``-attempt run's worth taken from a larger one, without looking at E~."""
-    if any(keys.RM_ATTEMPT not in atoms.info for atoms in frames):
-        raise RMError(f"a structure has no {keys.RM_ATTEMPT!r} in atoms.info (not an ase-rm generate output?)")
-    keep = {i for members in _groups(frames, k, group_key)
-            for i in sorted(members, key=lambda i: int(frames[i].info[keys.RM_ATTEMPT]))[:k]}
+    numbers = [_attempt(atoms) for atoms in frames]
+    keep = {i for members in _groups(frames, k, group_key) for i in sorted(members, key=numbers.__getitem__)[:k]}
     return [frames[i] for i in sorted(keep)]
 
 
@@ -94,23 +99,22 @@ def best_of_blocks(frames: Sequence[Atoms], k: int) -> list[Atoms]:
         raise RMError(f"k must be >= 1, got {k}")
     blocks: dict[int, list[Atoms]] = {}
     for atoms in frames:
-        if keys.RM_ATTEMPT not in atoms.info:
-            raise RMError(f"a structure has no {keys.RM_ATTEMPT!r} in atoms.info (not an ase-rm generate output?)")
+        number = _attempt(atoms)
         if keys.RM_BEST_OF in atoms.info:
             raise RMError("the structures are already a best-of selection (they carry rm_best_of)")
-        blocks.setdefault(int(atoms.info[keys.RM_ATTEMPT]) // k, []).append(atoms)
+        blocks.setdefault(number // k, []).append(atoms)
     chosen = []
     for i in sorted(blocks):
         members = blocks[i]
-        numbers = sorted(int(a.info[keys.RM_ATTEMPT]) for a in members)
+        numbers = sorted(_attempt(a) for a in members)
         if numbers != list(range(i * k, i * k + k)):
             raise RMError(f"attempt {i} of best-of-{k} needs relaxations {i * k}..{i * k + k - 1}, found {numbers}")
         if len({group_of(a) for a in members}) > 1:
             raise RMError(f"attempt {i} of best-of-{k} would mix compositions: a plain run's attempts per "
                           f"composition must be a multiple of {k}")
-        best = min(members, key=lambda a: (*rank_key(a), int(a.info[keys.RM_ATTEMPT])))
+        best = min(members, key=lambda a: (*rank_key(a), _attempt(a)))
         out = best.copy()
-        out.info[keys.RM_RELAXATION] = int(best.info[keys.RM_ATTEMPT])
+        out.info[keys.RM_RELAXATION] = _attempt(best)
         out.info[keys.RM_ATTEMPT] = i
         out.info[keys.RM_BEST_OF] = k
         chosen.append(out)
