@@ -38,16 +38,12 @@ def run(args: argparse.Namespace) -> int:
     frames = read_structures(args.input)
     if args.best_of is not None:
         kept = best_of_blocks(frames, args.best_of)
-        ase.io.write(args.output, kept, format="extxyz")
-        n_conv = sum(bool(a.info.get(keys.RM_CONVERGED, False)) for a in kept)
-        print(f"kept {len(kept)} of {len(frames)} structures (the best of each {args.best_of} "
-              f"consecutive attempts; {n_conv} kept are converged) -> {args.output}")
-        return 0
-    k = args.lowest if args.lowest is not None else args.first
-    kept = (select_lowest if args.lowest is not None else select_first)(frames, k, args.group_by)
+        how = f"the best of each {args.best_of} consecutive attempts"
+    else:
+        k = args.lowest if args.lowest is not None else args.first
+        kept = (select_lowest if args.lowest is not None else select_first)(frames, k, args.group_by)
+        how = f"{len({group_of(a, args.group_by) for a in frames})} groups, at most {k} each"
     ase.io.write(args.output, kept, format="extxyz")
     n_conv = sum(bool(a.info.get(keys.RM_CONVERGED, False)) for a in kept)
-    n_groups = len({group_of(a, args.group_by) for a in frames})
-    print(f"kept {len(kept)} of {len(frames)} structures ({n_groups} groups, at most {k} each; "
-          f"{n_conv} kept are converged) -> {args.output}")
+    print(f"kept {len(kept)} of {len(frames)} structures ({how}; {n_conv} kept are converged) -> {args.output}")
     return 0
