@@ -4,7 +4,8 @@
 
 (a) QM7b-size molecules (C5H9NO, 15 atoms, qm7b preset, the molecule protocol),
 (b) MP-20-size crystals (KZnF3 x2 = 10 atoms, mp20 preset, the two-stage crystal
-protocol). Both engines relax the same starts with the same protocol; the ASE
+protocol), (c) 8-atom carbon (C8, diamond preset, the one-shot diamond protocol:
+3.8-5.6 Å^3/atom, constant-volume FIRE at maxstep 0.01 to fmax 5e-4). Both engines relax the same starts with the same protocol; the ASE
 path is RMCalculator + ase.optimize.FIRE (+ FrechetCellFilter). Without a
 checkpoint, --data trains quick models (a few epochs); otherwise random weights
 are used (same cost per step, but random starts may collapse).
@@ -29,8 +30,9 @@ from ase_rm import MODEL_PRESETS, Denoiser, Potential, RMCalculator
 from ase_rm.checkpoint import atomic_save, load_potential, make_checkpoint
 from ase_rm.rss import PROTOCOLS, attempts_for, expand_compositions, search
 
-PUBLISHED_SECONDS = {"molecule": 6.5, "crystal": 3.5}
-"""Published implementation on this kind of machine: s per structure (crystal: 2-5 s)."""
+PUBLISHED_SECONDS = {"molecule": 6.5, "crystal": 3.5, "diamond": 15.0}
+"""Published implementation on this kind of machine: s per structure (crystal: 2-5 s;
+diamond: about 15 s per 8-atom carbon structure)."""
 
 
 QUICK_TRAINING = {"qm7b": ("qm7b.extxyz.gz", 500, 3), "mp20": ("mp20_train_partial.csv.gz", 300, 2)}
@@ -166,13 +168,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="qm7b checkpoint (default: random qm7b preset)")
     parser.add_argument("--crystal-model", help="mp20 checkpoint (default: random mp20 preset)")
+    parser.add_argument("--carbon-model", default="diamond",
+                        help="diamond checkpoint or shipped name for case (c) (default: the shipped diamond)")
     parser.add_argument("--data", help="../shared/data: train quick models there (default: random weights)")
     parser.add_argument("--n", type=int, default=256, help="structures for the batched engine")
     parser.add_argument("--n-ase", type=int, default=4, help="structures for the ASE path")
     parser.add_argument("--batch-atoms", default="240,960,3840")
     parser.add_argument("--shards", type=int, default=0, help="also time ase-rm generate on N one-thread ranks")
     parser.add_argument("--compile", action="store_true", help="also time the compiled path (--compile)")
-    parser.add_argument("--cases", default="molecules,crystals", help="which cases: molecules, crystals or both")
+    parser.add_argument("--cases", default="molecules,crystals", help="which cases: molecules, crystals and/or carbon (comma-separated)")
     parser.add_argument("--skip", default="", help="rows to leave out (time): plain (the in-process rows of "
                         "--batch-atoms), compiled (in-process), sharded, sharded-compiled; the ASE rows, the "
                         "ratios' base, are always timed")
@@ -189,14 +193,17 @@ def main() -> None:
             peak_memory(model_files("qm7b", args.model, tmp, args.data), args.memory, 3, 4096)
             return
         cases = {c.strip() for c in args.cases.split(",")}
-        if not cases <= {"molecules", "crystals"}:
-            parser.error(f"--cases takes molecules and/or crystals, not {args.cases!r}")
+        if not cases <= {"molecules", "crystals", "carbon"}:
+            parser.error(f"--cases takes molecules, crystals and/or carbon, not {args.cases!r}")
         if "molecules" in cases:
             run_case("(a) molecules C5H9NO", model_files("qm7b", args.model, tmp, args.data), "C5H9NO", "molecule",
                      args.n, args.n_ase, caps, args.shards, tmp, args.compile, skip)
         if "crystals" in cases:
             run_case("(b) crystals K2Zn2F6", model_files("mp20", args.crystal_model, tmp, args.data), "K2Zn2F6",
                      "crystal", args.n, args.n_ase, caps, args.shards, tmp, args.compile, skip)
+        if "carbon" in cases:
+            run_case("(c) carbon C8", args.carbon_model, "C8", "diamond", args.n, args.n_ase, caps, args.shards, tmp,
+                     args.compile, skip)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--best-of", type=int, default=1, metavar="K",
                    help="relax K random starts per attempt and keep the lowest-E~ one, converged first "
                         "(K times the work; every relaxation also goes to OUT's .restarts file)")
+    p.add_argument("--rank-by", choices=("energy", "bonds"), default="energy",
+                   help="with --best-of: how an attempt's relaxation is picked: energy (converged, then lowest "
+                        "E~ per atom) or bonds (converged, then passing the covalent-radius bond screen of "
+                        "ase_rm.rss.screen, then lowest E~; molecules only)")
     p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
     p.add_argument("--enumerate-h", action="store_true",
@@ -103,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 1, not {args.workers}")
     if args.best_of < 1:
         raise ConfigError(f"--best-of must be >= 1, not {args.best_of}")
+    if args.rank_by != "energy" and args.best_of == 1:
+        raise ConfigError("--rank-by picks among the relaxations of --best-of K (K > 1)")
     if args.workers > 1:
         if "WORLD_SIZE" in os.environ:
             raise ConfigError("--workers launches its own ranks; under torchrun leave it out")
@@ -153,7 +159,7 @@ def _generate(args: argparse.Namespace) -> int:
         model, attempts, protocol, seed=args.seed, element_volumes=meta.get("volume_fit") or None,
         out=out, resume=args.resume, max_atoms_per_batch=args.max_atoms,
         progress=not args.no_progress and dist.is_main, engine=args.engine, optimizer=args.optimizer,
-        shard=(dist.rank, dist.world), best_of=args.best_of,
+        shard=(dist.rank, dist.world), best_of=args.best_of, rank_by=args.rank_by,
     )
     if dist.world > 1:
         import torch.distributed

@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--best-of", type=int, metavar="K",
                      help="attempts rm_attempt i*K .. i*K+K-1 become attempt i, keeping the lowest-E~ one "
                           "(what generate --best-of K makes from the same starts)")
+    p.add_argument("--rank-by", choices=("energy", "bonds"), default="energy",
+                   help="with --best-of: energy (converged, then lowest E~ per atom) or bonds (converged, then "
+                        "passing the covalent-radius bond screen, then lowest E~; molecules only)")
     p.add_argument("--group-by", default="rm_formula", help="atoms.info key of the groups (default rm_formula)")
     p.set_defaults(func=run)
 
@@ -32,13 +35,17 @@ def run(args: argparse.Namespace) -> int:
     import ase.io
 
     from .. import keys
+    from ..errors import ConfigError
     from ..rss.select import best_of_blocks, group_of, select_first, select_lowest
     from ..structures import read_structures
 
     frames = read_structures(args.input)
+    if args.rank_by != "energy" and args.best_of is None:
+        raise ConfigError("--rank-by applies to --best-of")
     if args.best_of is not None:
-        kept = best_of_blocks(frames, args.best_of)
-        how = f"the best of each {args.best_of} consecutive attempts"
+        kept = best_of_blocks(frames, args.best_of, args.rank_by)
+        how = f"the best of each {args.best_of} consecutive attempts" + (
+            f", ranked by {args.rank_by}" if args.rank_by != "energy" else "")
     else:
         k = args.lowest if args.lowest is not None else args.first
         kept = (select_lowest if args.lowest is not None else select_first)(frames, k, args.group_by)

@@ -31,7 +31,7 @@ from ..structures import check_atoms
 from .composition import Composition, format_formula
 from .output import append_frames, part_path, read_done
 from .protocols import Protocol, Stage, StartSpec, random_start
-from .select import best_of_blocks
+from .select import best_of_blocks, ranking
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,7 @@ def search(
     shard: tuple[int, int] = (0, 1),
     start_maker: StartMaker | None = None,
     best_of: int = 1,
+    rank_by: str = "energy",
 ) -> list[Atoms]:
     """Run attempts through the protocol's stages; results sorted by attempt.
 
@@ -262,6 +263,9 @@ def search(
             for the numbering. Every relaxation is appended to ``out``'s
             ``.restarts`` file (:func:`restarts_path`), from which a killed run
             resumes; an attempt goes to ``out`` once all of its starts are done.
+        rank_by: with ``best_of``, how the kept relaxation is picked: a name in
+            :data:`ase_rm.rss.select.RANKINGS` ("energy", the default, or
+            "bonds": converged, then passing :mod:`ase_rm.rss.screen`, then E~).
 
     Returns:
         The results of this shard's attempts (all attempts when world is 1), in attempt order.
@@ -271,6 +275,7 @@ def search(
         raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
     if best_of < 1:
         raise ValueError(f"best_of must be >= 1, got {best_of}")
+    ranking(rank_by)  # an unknown name fails before any work
     attempts = list(attempts)[rank::world]
     path, done = _output(out, attempts, resume, rank, world)
     todo = [a for a in attempts if a.index not in done]
@@ -285,7 +290,7 @@ def search(
             potential, relaxations, protocol, seed, element_volumes, restarts, resume, max_atoms_per_batch,
             progress, engine, optimizer, start_maker=start_maker,
         )
-        chosen = best_of_blocks(relaxed, best_of)
+        chosen = best_of_blocks(relaxed, best_of, rank_by)
         if path is not None:
             append_frames(path, chosen)
         results = {**done, **{int(a.info[keys.RM_ATTEMPT]): a for a in chosen}}

@@ -9,7 +9,8 @@ the selection started from (``ase-rm select`` prints it).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ase import Atoms
 
@@ -36,6 +37,28 @@ def rank_key(atoms: Atoms) -> tuple[bool, float]:
     """How selection by E~ orders a group's frames (ascending): converged first,
     then by E~ per atom (a missing or NaN energy last)."""
     return not bool(atoms.info.get(keys.RM_CONVERGED, False)), _energy(atoms)
+
+
+def screened_rank_key(atoms: Atoms) -> tuple[bool, bool, float]:
+    """:func:`rank_key` with the bond screen (:mod:`ase_rm.rss.screen`) between
+    its two parts: converged first, then molecules that pass the screen, then
+    by E~ per atom."""
+    from .screen import passes_bond_screen
+
+    converged, energy = rank_key(atoms)
+    return converged, not passes_bond_screen(atoms), energy
+
+
+RANKINGS: dict[str, Callable[[Atoms], Any]] = {"energy": rank_key, "bonds": screened_rank_key}
+"""How best-of-K picks an attempt's relaxation: ``energy`` (:func:`rank_key`, the
+default) or ``bonds`` (:func:`screened_rank_key`, molecules only)."""
+
+
+def ranking(name: str) -> Callable[[Atoms], Any]:
+    """The rank key called ``name`` in :data:`RANKINGS` (RMError if unknown)."""
+    if name not in RANKINGS:
+        raise RMError(f"unknown ranking {name!r}; choose one of {sorted(RANKINGS)}")
+    return RANKINGS[name]
 
 
 def group_of(atoms: Atoms, group_key: str = keys.RM_FORMULA) -> str:
@@ -80,10 +103,10 @@ def select_first(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMU
     return [frames[i] for i in sorted(keep)]
 
 
-def best_of_blocks(frames: Sequence[Atoms], k: int) -> list[Atoms]:
+def best_of_blocks(frames: Sequence[Atoms], k: int, rank: str = "energy") -> list[Atoms]:
     """Best-of-``k`` attempts from single relaxations: relaxations ``i*k .. i*k+k-1``
-    (by ``rm_attempt``) form attempt ``i``, which keeps the one :func:`rank_key` puts
-    first (ties: the lower number).
+    (by ``rm_attempt``) form attempt ``i``, which keeps the one the ranking ``rank``
+    (:data:`RANKINGS`; default :func:`rank_key`) puts first (ties: the lower number).
 
     Applied to a plain run with ``k`` times the attempts per composition, this
     gives exactly what ``ase-rm generate --best-of k`` makes (same starts, same
@@ -91,12 +114,13 @@ def best_of_blocks(frames: Sequence[Atoms], k: int) -> list[Atoms]:
     its own number and ``rm_best_of = k``; returned in attempt order.
 
     Raises:
-        RMError: ``k < 1``, a frame without ``rm_attempt``, a frame already
+        RMError: ``k < 1``, an unknown ``rank``, a frame without ``rm_attempt``, a frame already
             selected, a block that does not hold all ``k`` relaxations, or one
             that mixes compositions.
     """
     if k < 1:
         raise RMError(f"k must be >= 1, got {k}")
+    key = ranking(rank)
     blocks: dict[int, list[Atoms]] = {}
     for atoms in frames:
         number = _attempt(atoms)
@@ -112,7 +136,7 @@ def best_of_blocks(frames: Sequence[Atoms], k: int) -> list[Atoms]:
         if len({group_of(a) for a in members}) > 1:
             raise RMError(f"attempt {i} of best-of-{k} would mix compositions: a plain run's attempts per "
                           f"composition must be a multiple of {k}")
-        best = min(members, key=lambda a: (*rank_key(a), _attempt(a)))
+        best = min(members, key=lambda a: (*key(a), _attempt(a)))
         out = best.copy()
         out.info[keys.RM_RELAXATION] = _attempt(best)
         out.info[keys.RM_ATTEMPT] = i

@@ -1,0 +1,133 @@
+"""The covalent-radius bond screen (ase_rm.rss.screen) and best-of-K ranked by it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk, molecule
+
+from ase_rm import keys
+from ase_rm.cli.main import main
+from ase_rm.errors import RMError
+from ase_rm.rss.screen import bond_problem, passes_bond_screen
+from ase_rm.rss.select import best_of_blocks, rank_key, ranking, screened_rank_key
+
+
+def overbonded_carbon() -> Atoms:
+    """CH4 with a fifth H 1.1 Å below the carbon: a carbon with five bonded neighbours."""
+    atoms = molecule("CH4")
+    atoms += Atoms("H", positions=[[0.0, 0.0, -1.1]])
+    return atoms
+
+
+def test_real_molecules_pass() -> None:
+    for name in ("CH4", "H2O", "CH3CH2OH", "C6H6", "CH3CONH2", "CH3Cl", "CH3SH"):
+        assert bond_problem(molecule(name)) is None, name
+    assert passes_bond_screen(molecule("NH3"))
+
+
+def test_over_coordination_and_fragments_fail() -> None:
+    problem = bond_problem(overbonded_carbon())
+    assert problem is not None and "(C) has 5 bonded neighbours (at most 4)" in problem
+    apart = molecule("CH4") + Atoms("H2O", positions=molecule("H2O").positions + [8.0, 0.0, 0.0])
+    problem = bond_problem(apart)
+    assert problem is not None and "3 of 8 atoms are not bonded to the rest" in problem
+    # an H between two carbons 1.2 Å from each: H with two neighbours
+    bridge = Atoms("CHC", positions=[[0, 0, 0], [1.2, 0, 0], [2.4, 0, 0]])
+    assert "(H) has 2 bonded neighbours (at most 1)" in str(bond_problem(bridge))
+    nan = molecule("CH4")
+    nan.positions[0, 0] = np.nan
+    assert bond_problem(nan) == "non-finite positions"
+    assert bond_problem(Atoms()) == "no atoms"
+
+
+def test_scale_sets_the_bond_length() -> None:
+    stretched = Atoms("H2", positions=[[0, 0, 0], [0.9, 0, 0]])  # 1.45 x the sum of H radii (0.62 Å)
+    assert not passes_bond_screen(stretched)  # two fragments at 1.15
+    assert passes_bond_screen(stretched, scale=1.5)
+    with pytest.raises(RMError, match="scale must be > 0"):
+        bond_problem(stretched, scale=0.0)
+    with pytest.raises(RMError, match="periodic"):
+        bond_problem(bulk("C", "diamond", a=3.57))
+
+
+def _relaxation(atoms: Atoms, attempt: int, energy_per_atom: float, converged: bool) -> Atoms:
+    atoms = atoms.copy()
+    atoms.info.update({keys.RM_ENERGY: energy_per_atom * len(atoms), keys.RM_CONVERGED: converged,
+                       keys.RM_ATTEMPT: attempt, keys.RM_FORMULA: "CH5"})
+    return atoms
+
+
+def test_screened_ranking_puts_passing_molecules_between_converged_and_energy(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad, good = overbonded_carbon(), molecule("CH3CH2OH")  # the formulas do not matter to the ranking
+    low_bad = _relaxation(bad, 0, -3.0, True)
+    high_good = _relaxation(good, 1, -1.0, True)
+    unconverged_good = _relaxation(good, 2, -5.0, False)
+    assert rank_key(low_bad) < rank_key(high_good)  # by energy the over-bonded one wins
+    assert screened_rank_key(high_good) < screened_rank_key(low_bad)  # the screen puts the valid one first
+    assert screened_rank_key(low_bad) < screened_rank_key(unconverged_good)  # converged still comes first
+    assert ranking("bonds") is screened_rank_key and ranking("energy") is rank_key
+    with pytest.raises(RMError, match="unknown ranking 'volume'"):
+        ranking("volume")
+
+    frames = [low_bad, high_good, unconverged_good, _relaxation(bad, 3, -2.0, True)]
+    assert [a.info[keys.RM_RELAXATION] for a in best_of_blocks(frames, 2)] == [0, 3]
+    assert [a.info[keys.RM_RELAXATION] for a in best_of_blocks(frames, 2, "bonds")] == [1, 3]
+    with pytest.raises(RMError, match="unknown ranking"):
+        best_of_blocks(frames, 2, "nope")
+
+    ase.io.write(tmp_path / "gen.extxyz", frames, format="extxyz")
+    args = ["select", str(tmp_path / "gen.extxyz"), str(tmp_path / "b.extxyz"), "--best-of", "2"]
+    assert main([*args, "--rank-by", "bonds"]) == 0
+    assert [a.info[keys.RM_RELAXATION] for a in ase.io.read(tmp_path / "b.extxyz", ":")] == [1, 3]
+    assert "consecutive attempts, ranked by bonds; 2 kept are converged" in capsys.readouterr().out
+    assert main(["select", str(tmp_path / "gen.extxyz"), str(tmp_path / "c.extxyz"), "--lowest", "1",
+                 "--rank-by", "bonds"]) != 0
+    assert "--rank-by applies to --best-of" in capsys.readouterr().err
+
+
+def test_generate_rank_needs_best_of(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["generate", "qm7b", "-c", "CH4", "--n", "1", "--rank-by", "bonds", "--out", str(tmp_path / "g.extxyz")])
+    assert code != 0
+    assert "--rank-by picks among the relaxations of --best-of K" in capsys.readouterr().err
+
+
+def test_search_best_of_ranked_by_bonds_on_a_shard(tmp_path: Path) -> None:
+    """search(best_of=K, rank_by="bonds") on one rank's shard equals best_of_blocks(..., "bonds")
+    of that rank's relaxations (the rank number must not be taken for the ranking)."""
+    from dataclasses import replace
+
+    from ase_rm.checkpoint import load_potential
+    from ase_rm.rss import PROTOCOLS, attempts_for, expand_compositions, search
+
+    potential, _ = load_potential("qm7b")
+    protocol = PROTOCOLS["molecule"]
+    protocol = replace(protocol, stages=tuple(replace(s, max_steps=5) for s in protocol.stages))
+    attempts = attempts_for(expand_compositions("CH4"), protocol, 4)
+    out = tmp_path / "g.extxyz"
+    kept = search(potential, attempts, protocol, seed=0, out=out, best_of=2, rank_by="bonds", shard=(1, 2))
+    assert [a.info[keys.RM_ATTEMPT] for a in kept] == [1, 3]
+    relaxations = ase.io.read(tmp_path / "g.restarts.rank1-of-2.extxyz", ":")
+    expected = best_of_blocks(relaxations, 2, "bonds")
+    assert [a.info[keys.RM_RELAXATION] for a in kept] == [a.info[keys.RM_RELAXATION] for a in expected]
+    with pytest.raises(RMError, match="unknown ranking"):
+        search(potential, attempts, protocol, best_of=2, rank_by="lowest")
+
+
+def test_cli_choices_are_the_rankings() -> None:
+    import argparse
+
+    from ase_rm.cli import generate, select
+    from ase_rm.rss.select import RANKINGS
+
+    for module in (generate, select):
+        parser = argparse.ArgumentParser()
+        module.add_parser(parser.add_subparsers())
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        action = next(a for p in sub.choices.values() for a in p._actions if a.dest == "rank_by")
+        assert set(action.choices) == set(RANKINGS)
