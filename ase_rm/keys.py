@@ -44,7 +44,13 @@ RM_ATTEMPT = "rm_attempt"
 
 RM_BEST_OF = "rm_best_of"
 """int: K of a best-of-K generation (``ase-rm generate --best-of K``): the attempt relaxed K
-random starts and kept the lowest-E~ one (converged first)."""
+random starts and kept the one ranked first (:data:`RM_RANK_BY`; by default the lowest-E~ one,
+converged first)."""
+
+RM_RANK_BY = "rm_rank_by"
+"""str: in a best-of-K generation, how the kept relaxation was picked: "energy" (converged, then
+lowest E~ per atom) or "bonds" (converged, then passing the bond screen of
+:mod:`ase_rm.rss.screen`, then lowest E~); see :data:`ase_rm.rss.select.RANKINGS`."""
 
 RM_RELAXATION = "rm_relaxation"
 """int: in a best-of-K generation, the relaxation an attempt kept. Attempt i relaxes the starts

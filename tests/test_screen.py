@@ -77,7 +77,10 @@ def test_screened_ranking_puts_passing_molecules_between_converged_and_energy(
 
     frames = [low_bad, high_good, unconverged_good, _relaxation(bad, 3, -2.0, True)]
     assert [a.info[keys.RM_RELAXATION] for a in best_of_blocks(frames, 2)] == [0, 3]
-    assert [a.info[keys.RM_RELAXATION] for a in best_of_blocks(frames, 2, "bonds")] == [1, 3]
+    by_bonds = best_of_blocks(frames, 2, "bonds")
+    assert [a.info[keys.RM_RELAXATION] for a in by_bonds] == [1, 3]
+    assert {a.info[keys.RM_RANK_BY] for a in by_bonds} == {"bonds"}
+    assert {a.info[keys.RM_RANK_BY] for a in best_of_blocks(frames, 2)} == {"energy"}
     with pytest.raises(RMError, match="unknown ranking"):
         best_of_blocks(frames, 2, "nope")
 

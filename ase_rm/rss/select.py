@@ -111,7 +111,7 @@ def best_of_blocks(frames: Sequence[Atoms], k: int, rank: str = "energy") -> lis
     Applied to a plain run with ``k`` times the attempts per composition, this
     gives exactly what ``ase-rm generate --best-of k`` makes (same starts, same
     kicks). Each kept frame is a copy with ``rm_attempt = i``, ``rm_relaxation``
-    its own number and ``rm_best_of = k``; returned in attempt order.
+    its own number, ``rm_best_of = k`` and ``rm_rank_by = rank``; returned in attempt order.
 
     Raises:
         RMError: ``k < 1``, an unknown ``rank``, a frame without ``rm_attempt``, a frame already
@@ -141,5 +141,6 @@ def best_of_blocks(frames: Sequence[Atoms], k: int, rank: str = "energy") -> lis
         out.info[keys.RM_RELAXATION] = _attempt(best)
         out.info[keys.RM_ATTEMPT] = i
         out.info[keys.RM_BEST_OF] = k
+        out.info[keys.RM_RANK_BY] = rank
         chosen.append(out)
     return chosen
