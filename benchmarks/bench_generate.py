@@ -5,10 +5,12 @@
 (a) QM7b-size molecules (C5H9NO, 15 atoms, qm7b preset, the molecule protocol),
 (b) MP-20-size crystals (KZnF3 x2 = 10 atoms, mp20 preset, the two-stage crystal
 protocol), (c) 8-atom carbon (C8, diamond preset, the one-shot diamond protocol:
-3.8-5.6 Å^3/atom, constant-volume FIRE at maxstep 0.01 to fmax 5e-4). Both engines relax the same starts with the same protocol; the ASE
-path is RMCalculator + ase.optimize.FIRE (+ FrechetCellFilter). Without a
-checkpoint, --data trains quick models (a few epochs); otherwise random weights
-are used (same cost per step, but random starts may collapse).
+3.8-5.6 Å^3/atom, constant-volume FIRE at maxstep 0.01 to fmax 5e-4). Both engines
+relax the same starts with the same protocol; the ASE path is RMCalculator +
+ase.optimize.FIRE (+ FrechetCellFilter). Without a checkpoint, --data trains quick
+models (a few epochs; not for the carbon case, which takes --carbon-model, by default
+the shipped diamond); otherwise random weights are used (same cost per step, but
+random starts may collapse).
 Prints structures/s, FIRE steps/s, the ratio, and batched scaling with batch size.
 ``--shards N`` adds a row for ``ase-rm generate --workers N`` (torchrun, N one-thread
 ranks; the attempts shared out over the ranks; wall time of the whole command,
@@ -176,7 +178,8 @@ def main() -> None:
     parser.add_argument("--batch-atoms", default="240,960,3840")
     parser.add_argument("--shards", type=int, default=0, help="also time ase-rm generate on N one-thread ranks")
     parser.add_argument("--compile", action="store_true", help="also time the compiled path (--compile)")
-    parser.add_argument("--cases", default="molecules,crystals", help="which cases: molecules, crystals and/or carbon (comma-separated)")
+    parser.add_argument("--cases", default="molecules,crystals",
+                        help="which cases: molecules, crystals and/or carbon (comma-separated)")
     parser.add_argument("--skip", default="", help="rows to leave out (time): plain (the in-process rows of "
                         "--batch-atoms), compiled (in-process), sharded, sharded-compiled; the ASE rows, the "
                         "ratios' base, are always timed")

@@ -95,7 +95,8 @@ def test_screened_ranking_puts_passing_molecules_between_converged_and_energy(
 
 
 def test_generate_rank_needs_best_of(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["generate", "qm7b", "-c", "CH4", "--n", "1", "--rank-by", "bonds", "--out", str(tmp_path / "g.extxyz")])
+    out = str(tmp_path / "g.extxyz")
+    code = main(["generate", "qm7b", "-c", "CH4", "--n", "1", "--rank-by", "bonds", "--out", out])
     assert code != 0
     assert "--rank-by picks among the relaxations of --best-of K" in capsys.readouterr().err
 
