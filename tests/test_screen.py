@@ -121,6 +121,9 @@ def test_search_best_of_ranked_by_bonds_on_a_shard(tmp_path: Path) -> None:
     assert [a.info[keys.RM_RELAXATION] for a in kept] == [a.info[keys.RM_RELAXATION] for a in expected]
     with pytest.raises(RMError, match="unknown ranking"):
         search(potential, attempts, protocol, best_of=2, rank_by="lowest")
+    crystal = PROTOCOLS["diamond"]
+    with pytest.raises(RMError, match="screens molecules; these attempts have crystal starts"):
+        search(potential, attempts_for(expand_compositions("C8"), crystal, 2), crystal, best_of=2, rank_by="bonds")
 
 
 def test_cli_choices_are_the_rankings() -> None:

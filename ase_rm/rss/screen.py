@@ -9,7 +9,7 @@ elements not listed have no cap) and the bond graph is one connected fragment.
 This is the check a chemist does by eye on a random-search result: an
 over-coordinated carbon or a stray fragment is not a molecule. It looks at
 geometry only, so it ranks structures independently of E~; ``ase-rm generate
---best-of K --rank bonds`` keeps, of K relaxations per attempt, a converged one
+--best-of K --rank-by bonds`` keeps, of K relaxations per attempt, a converged one
 that passes the screen with the lowest E~ (:func:`screened_rank_key`).
 """
 

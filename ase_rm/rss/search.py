@@ -24,7 +24,7 @@ import numpy as np
 from ase import Atoms
 
 from .. import keys
-from ..errors import InvalidStructureError, UnknownElementError
+from ..errors import ConfigError, InvalidStructureError, UnknownElementError
 from ..potential import Potential
 from ..relax import FireParams, RelaxOptions, iter_relax
 from ..structures import check_atoms
@@ -277,6 +277,8 @@ def search(
         raise ValueError(f"best_of must be >= 1, got {best_of}")
     ranking(rank_by)  # an unknown name fails before any work
     attempts = list(attempts)[rank::world]
+    if best_of > 1 and rank_by == "bonds" and any(a.start.kind != "molecule" for a in attempts):
+        raise ConfigError("rank_by='bonds' screens molecules; these attempts have crystal starts")
     path, done = _output(out, attempts, resume, rank, world)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))

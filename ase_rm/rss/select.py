@@ -16,6 +16,7 @@ from ase import Atoms
 
 from .. import keys
 from ..errors import RMError
+from .screen import passes_bond_screen
 
 
 def _energy(atoms: Atoms) -> float:
@@ -43,10 +44,8 @@ def screened_rank_key(atoms: Atoms) -> tuple[bool, bool, float]:
     """:func:`rank_key` with the bond screen (:mod:`ase_rm.rss.screen`) between
     its two parts: converged first, then molecules that pass the screen, then
     by E~ per atom."""
-    from .screen import passes_bond_screen
-
-    converged, energy = rank_key(atoms)
-    return converged, not passes_bond_screen(atoms), energy
+    unconverged, energy = rank_key(atoms)
+    return unconverged, not passes_bond_screen(atoms), energy
 
 
 RANKINGS: dict[str, Callable[[Atoms], Any]] = {"energy": rank_key, "bonds": screened_rank_key}
