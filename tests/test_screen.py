@@ -47,7 +47,7 @@ def test_over_coordination_and_fragments_fail() -> None:
 
 def test_scale_sets_the_bond_length() -> None:
     stretched = Atoms("H2", positions=[[0, 0, 0], [0.9, 0, 0]])  # 1.45 x the sum of H radii (0.62 Å)
-    assert not passes_bond_screen(stretched)  # two fragments at 1.15
+    assert not passes_bond_screen(stretched)  # two fragments at the default 1.3
     assert passes_bond_screen(stretched, scale=1.5)
     with pytest.raises(RMError, match="scale must be > 0"):
         bond_problem(stretched, scale=0.0)
