@@ -102,24 +102,24 @@ def select_first(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMU
     return [frames[i] for i in sorted(keep)]
 
 
-def best_of_blocks(frames: Sequence[Atoms], k: int, rank: str = "energy") -> list[Atoms]:
+def best_of_blocks(frames: Sequence[Atoms], k: int, rank_by: str = "energy") -> list[Atoms]:
     """Best-of-``k`` attempts from single relaxations: relaxations ``i*k .. i*k+k-1``
-    (by ``rm_attempt``) form attempt ``i``, which keeps the one the ranking ``rank``
+    (by ``rm_attempt``) form attempt ``i``, which keeps the one the ranking ``rank_by``
     (:data:`RANKINGS`; default :func:`rank_key`) puts first (ties: the lower number).
 
     Applied to a plain run with ``k`` times the attempts per composition, this
     gives exactly what ``ase-rm generate --best-of k`` makes (same starts, same
     kicks). Each kept frame is a copy with ``rm_attempt = i``, ``rm_relaxation``
-    its own number, ``rm_best_of = k`` and ``rm_rank_by = rank``; returned in attempt order.
+    its own number, ``rm_best_of = k`` and ``rm_rank_by = rank_by``; returned in attempt order.
 
     Raises:
-        RMError: ``k < 1``, an unknown ``rank``, a frame without ``rm_attempt``, a frame already
+        RMError: ``k < 1``, an unknown ``rank_by``, a frame without ``rm_attempt``, a frame already
             selected, a block that does not hold all ``k`` relaxations, or one
             that mixes compositions.
     """
     if k < 1:
         raise RMError(f"k must be >= 1, got {k}")
-    key = ranking(rank)
+    key = ranking(rank_by)
     blocks: dict[int, list[Atoms]] = {}
     for atoms in frames:
         number = _attempt(atoms)
@@ -140,6 +140,6 @@ def best_of_blocks(frames: Sequence[Atoms], k: int, rank: str = "energy") -> lis
         out.info[keys.RM_RELAXATION] = _attempt(best)
         out.info[keys.RM_ATTEMPT] = i
         out.info[keys.RM_BEST_OF] = k
-        out.info[keys.RM_RANK_BY] = rank
+        out.info[keys.RM_RANK_BY] = rank_by
         chosen.append(out)
     return chosen
