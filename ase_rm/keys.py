@@ -49,8 +49,9 @@ converged first)."""
 
 RM_RANK_BY = "rm_rank_by"
 """str: in a best-of-K generation, how the kept relaxation was picked: "energy" (converged, then
-lowest E~ per atom) or "bonds" (converged, then passing the bond screen of
-:mod:`ase_rm.rss.screen`, then lowest E~); see :data:`ase_rm.rss.select.RANKINGS`."""
+lowest E~ per atom), "bonds" (converged, then passing the bond screen of
+:mod:`ase_rm.rss.screen`, then lowest E~) or "valence" (as "bonds", then having a neutral Lewis
+structure); see :data:`ase_rm.rss.select.RANKINGS`."""
 
 RM_RELAXATION = "rm_relaxation"
 """int: in a best-of-K generation, the relaxation an attempt kept. Attempt i relaxes the starts

@@ -13,8 +13,8 @@ from ase.build import bulk, molecule
 from ase_rm import keys
 from ase_rm.cli.main import main
 from ase_rm.errors import RMError
-from ase_rm.rss.screen import bond_problem, passes_bond_screen
-from ase_rm.rss.select import best_of_blocks, rank_key, ranking, screened_rank_key
+from ase_rm.rss.screen import bond_problem, passes_bond_screen, passes_valence_screen, valence_problem
+from ase_rm.rss.select import best_of_blocks, rank_key, ranking, screened_rank_key, valence_rank_key
 
 
 def overbonded_carbon() -> Atoms:
@@ -124,6 +124,8 @@ def test_search_best_of_ranked_by_bonds_on_a_shard(tmp_path: Path) -> None:
     crystal = PROTOCOLS["diamond"]
     with pytest.raises(RMError, match="screens molecules; these attempts have crystal starts"):
         search(potential, attempts_for(expand_compositions("C8"), crystal, 2), crystal, best_of=2, rank_by="bonds")
+    with pytest.raises(RMError, match="rank_by='valence' screens molecules"):
+        search(potential, attempts_for(expand_compositions("C8"), crystal, 2), crystal, best_of=2, rank_by="valence")
 
 
 def test_cli_choices_are_the_rankings() -> None:
@@ -138,3 +140,50 @@ def test_cli_choices_are_the_rankings() -> None:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         action = next(a for p in sub.choices.values() for a in p._actions if a.dest == "rank_by")
         assert set(action.choices) == set(RANKINGS)
+
+
+def without(atoms: Atoms, *drop: int) -> Atoms:
+    """``atoms`` less the atoms numbered ``drop``."""
+    return atoms[[i for i in range(len(atoms)) if i not in drop]]  # type: ignore[return-value]
+
+
+def test_neutral_lewis_structures_pass_the_valence_screen() -> None:
+    # single, double (C=O, C=C, Kekule ring), triple (HCN, C2H2) and hypervalent S (SO2: S=4)
+    for name in ("CH4", "C6H6", "CH3CONH2", "HCN", "C2H2", "H2CO", "CO2", "SO2", "CH3SH", "C4H4S", "CH3CH2OH"):
+        assert valence_problem(molecule(name)) is None, name
+    assert passes_valence_screen(molecule("C3H4_C2v"))  # cyclopropene
+    xenon = Atoms("Xe2", positions=[[0, 0, 0], [3.0, 0, 0]])  # bonded at 1.3 x 2.8 Å; no valence table: unchecked
+    assert passes_bond_screen(xenon) and passes_valence_screen(xenon)
+
+
+def test_radicals_and_unpairable_unsaturation_fail_the_valence_screen() -> None:
+    methyl = molecule("CH3")
+    assert passes_bond_screen(methyl)  # the bond screen allows it ...
+    assert "no neutral Lewis structure: atoms C0" in str(valence_problem(methyl))  # ... the valence screen not
+    propane = molecule("C3H8")
+    c_end = [i for i in range(3) if sum(propane.get_distance(i, h) < 1.2 for h in range(3, 11)) == 3]
+    h_of = [next(h for h in range(3, 11) if propane.get_distance(c, h) < 1.2) for c in c_end]
+    diradical = without(propane, *h_of)  # one H off each end carbon: the two are not bonded to each other
+    assert passes_bond_screen(diradical) and not passes_valence_screen(diradical)  # even count, no pairing
+    propene_like = without(propane, h_of[0], next(h for h in range(3, 11) if h != h_of[0]
+                                                 and propane.get_distance(c_end[0], h) < 1.2))
+    assert "no neutral Lewis structure" in str(valence_problem(propene_like))  # a carbene end: needs two
+    assert not passes_valence_screen(Atoms("C2", positions=[[0, 0, 0], [1.2, 0, 0]]))  # a quadruple bond
+    # bond-screen failures come first, in its words
+    assert "(C) has 5 bonded neighbours (at most 4)" in str(valence_problem(overbonded_carbon()))
+    with pytest.raises(RMError, match="periodic"):
+        valence_problem(bulk("C", "diamond", a=3.57))
+
+
+def test_valence_ranking_orders_lewis_then_bonds_then_energy() -> None:
+    lewis, radical, bad = molecule("CH3CH2OH"), molecule("CH3"), overbonded_carbon()
+    high_lewis = _relaxation(lewis, 0, -1.0, True)
+    low_radical = _relaxation(radical, 1, -2.0, True)
+    lowest_bad = _relaxation(bad, 2, -3.0, True)
+    unconverged_lewis = _relaxation(lewis, 3, -9.0, False)
+    assert screened_rank_key(low_radical) < screened_rank_key(high_lewis)  # bonds alone: the radical
+    assert valence_rank_key(high_lewis) < valence_rank_key(low_radical) < valence_rank_key(lowest_bad)
+    assert valence_rank_key(lowest_bad) < valence_rank_key(unconverged_lewis)
+    assert ranking("valence") is valence_rank_key
+    kept = best_of_blocks([high_lewis, low_radical, lowest_bad, unconverged_lewis], 4, "valence")
+    assert kept[0].info[keys.RM_RELAXATION] == 0 and kept[0].info[keys.RM_RANK_BY] == "valence"

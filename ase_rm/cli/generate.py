@@ -32,10 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--best-of", type=int, default=1, metavar="K",
                    help="relax K random starts per attempt and keep the lowest-E~ one, converged first "
                         "(K times the work; every relaxation also goes to OUT's .restarts file)")
-    p.add_argument("--rank-by", choices=("energy", "bonds"), default="energy",
+    p.add_argument("--rank-by", choices=("energy", "bonds", "valence"), default="energy",
                    help="with --best-of: how an attempt's relaxation is picked: energy (converged, then lowest "
-                        "E~ per atom) or bonds (converged, then passing the covalent-radius bond screen of "
-                        "ase_rm.rss.screen, then lowest E~; molecules only)")
+                        "E~ per atom), bonds (converged, then passing the covalent-radius bond screen of "
+                        "ase_rm.rss.screen, then lowest E~) or valence (as bonds, then having a neutral Lewis "
+                        "structure); bonds and valence for molecules only")
     p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
     p.add_argument("--enumerate-h", action="store_true",

@@ -24,9 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--best-of", type=int, metavar="K",
                      help="attempts rm_attempt i*K .. i*K+K-1 become attempt i, keeping the lowest-E~ one "
                           "(what generate --best-of K makes from the same starts)")
-    p.add_argument("--rank-by", choices=("energy", "bonds"), default="energy",
-                   help="with --best-of: energy (converged, then lowest E~ per atom) or bonds (converged, then "
-                        "passing the covalent-radius bond screen, then lowest E~; molecules only)")
+    p.add_argument("--rank-by", choices=("energy", "bonds", "valence"), default="energy",
+                   help="with --best-of: energy (converged, then lowest E~ per atom), bonds (converged, then "
+                        "passing the covalent-radius bond screen, then lowest E~) or valence (as bonds, then "
+                        "having a neutral Lewis structure); bonds and valence for molecules only")
     p.add_argument("--group-by", default="rm_formula", help="atoms.info key of the groups (default rm_formula)")
     p.set_defaults(func=run)
 

@@ -11,9 +11,18 @@ over-coordinated carbon or a stray fragment is not a molecule. It looks at
 geometry only, so it ranks structures independently of E~; ``ase-rm generate
 --best-of K --rank-by bonds`` keeps, of K relaxations per attempt, a converged one
 that passes the screen with the lowest E~ (:func:`screened_rank_key`).
+
+The stricter valence screen (:func:`valence_problem`, ``--rank-by valence``) also
+asks the chemist's next question: can the bond graph be drawn as a neutral Lewis
+structure? Each bond gets an order 1-3 so that every atom reaches one of the
+valences of a neutral atom of its element (:data:`NEUTRAL_VALENCES`: C 4, N 3,
+O 2, S 2/4/6, ...). A three-coordinate carbon whose neighbours are all saturated
+(a radical) fails it; benzene's ring passes (a Kekule structure exists).
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 from ase import Atoms
@@ -26,10 +35,36 @@ MAX_NEIGHBOURS: dict[int, int] = {
 }
 """Most bonded neighbours of a neutral atom, by atomic number."""
 
+NEUTRAL_VALENCES: dict[int, tuple[int, ...]] = {
+    1: (1,), 5: (3,), 6: (4,), 7: (3,), 8: (2,), 9: (1,), 14: (4,), 15: (3, 5), 16: (2, 4, 6),
+    17: (1,), 35: (1,), 53: (1,),
+}
+"""Valences (sums of bond orders) of a neutral atom, by atomic number."""
+
+MAX_BOND_ORDER = 3
+
 DEFAULT_SCALE = 1.3
 """Bonded below this multiple of the sum of covalent radii (RDKit's connectivity
 default too). Chosen on the QM7b validation formulas over 1.15, which rejects
 molecules with one stretched X-H bond (docs/results.md, session 10)."""
+
+
+def bond_graph(atoms: Atoms, scale: float = DEFAULT_SCALE) -> np.ndarray:
+    """The (n, n) boolean adjacency matrix of the covalent-radius bond graph.
+
+    Raises:
+        RMError: a periodic structure (the screen is for molecules), or ``scale <= 0``.
+    """
+    if atoms.pbc.any():
+        raise RMError("the bond screen is for molecules; this structure is periodic")
+    if not scale > 0:
+        raise RMError(f"scale must be > 0, got {scale}")
+    positions = atoms.get_positions()
+    radii = covalent_radii[atoms.numbers]
+    dist = np.linalg.norm(positions[:, None, :] - positions[None, :, :], axis=-1)
+    bonded = dist < scale * (radii[:, None] + radii[None, :])
+    np.fill_diagonal(bonded, False)
+    return bonded
 
 
 def bond_problem(atoms: Atoms, scale: float = DEFAULT_SCALE) -> str | None:
@@ -42,20 +77,12 @@ def bond_problem(atoms: Atoms, scale: float = DEFAULT_SCALE) -> str | None:
     Raises:
         RMError: a periodic structure (the screen is for molecules), or ``scale <= 0``.
     """
-    if atoms.pbc.any():
-        raise RMError("the bond screen is for molecules; this structure is periodic")
-    if not scale > 0:
-        raise RMError(f"scale must be > 0, got {scale}")
+    bonded = bond_graph(atoms, scale)  # checks pbc and scale first
     n = len(atoms)
     if n == 0:
         return "no atoms"
-    positions = atoms.get_positions()
-    if not np.isfinite(positions).all():
+    if not np.isfinite(atoms.get_positions()).all():
         return "non-finite positions"
-    radii = covalent_radii[atoms.numbers]
-    dist = np.linalg.norm(positions[:, None, :] - positions[None, :, :], axis=-1)
-    bonded = dist < scale * (radii[:, None] + radii[None, :])
-    np.fill_diagonal(bonded, False)
     degree = bonded.sum(axis=1)
     for i, (z, d) in enumerate(zip(atoms.numbers, degree, strict=True)):
         cap = MAX_NEIGHBOURS.get(int(z))
@@ -75,3 +102,70 @@ def bond_problem(atoms: Atoms, scale: float = DEFAULT_SCALE) -> str | None:
 def passes_bond_screen(atoms: Atoms, scale: float = DEFAULT_SCALE) -> bool:
     """Whether ``atoms`` passes the bond screen (see :func:`bond_problem`)."""
     return bond_problem(atoms, scale) is None
+
+
+def _saturate(need: list[int], edges: list[tuple[int, int]], extra: list[int]) -> bool:
+    """Whether extra bond orders (0 .. MAX_BOND_ORDER - 1 per edge, added to ``extra``)
+    can bring every ``need`` to 0; ``need`` and ``extra`` are restored on return."""
+    i = next((a for a, k in enumerate(need) if k > 0), None)
+    if i is None:
+        return True
+    for e, (a, b) in enumerate(edges):
+        if i not in (a, b) or extra[e] >= MAX_BOND_ORDER - 1:
+            continue
+        j = b if a == i else a
+        if need[j] <= 0:
+            continue
+        need[i] -= 1
+        need[j] -= 1
+        extra[e] += 1
+        found = _saturate(need, edges, extra)
+        need[i] += 1
+        need[j] += 1
+        extra[e] -= 1
+        if found:
+            return True
+    return False
+
+
+def valence_problem(atoms: Atoms, scale: float = DEFAULT_SCALE) -> str | None:
+    """Why ``atoms`` fails the valence screen, or None if it passes.
+
+    It passes when it passes :func:`bond_problem` and its bond graph has a neutral
+    Lewis structure: bond orders 1 to :data:`MAX_BOND_ORDER` such that every atom's
+    sum of bond orders is one of its element's :data:`NEUTRAL_VALENCES`. Atoms of
+    elements not listed there are left unchecked (any valence).
+
+    Raises:
+        RMError: as :func:`bond_problem`.
+    """
+    problem = bond_problem(atoms, scale)
+    if problem is not None:
+        return problem
+    bonded = bond_graph(atoms, scale)
+    degree = bonded.sum(axis=1)
+    symbols = atoms.get_chemical_symbols()
+    choices: list[list[int]] = []  # per atom: the bond orders it may still need beyond single bonds
+    for i, z in enumerate(atoms.numbers):
+        valences = NEUTRAL_VALENCES.get(int(z))
+        options = [0] if valences is None else [v - int(degree[i]) for v in valences if v >= degree[i]]
+        if not options:
+            return f"atom {i} ({symbols[i]}) has {degree[i]} bonds, more than a neutral {symbols[i]} makes"
+        choices.append(options)
+    # atoms that need more: only bonds between two of them can carry a higher order
+    open_atoms = [i for i, c in enumerate(choices) if max(c) > 0]
+    edges = [(a, b) for a in open_atoms for b in open_atoms if a < b and bonded[a, b]]
+    multi = [i for i in open_atoms if len(choices[i]) > 1]
+    for picks in itertools.product(*(choices[i] for i in multi)):
+        need = [c[0] for c in choices]
+        for i, k in zip(multi, picks, strict=True):
+            need[i] = k
+        if sum(need) % 2 == 0 and _saturate(need, edges, [0] * len(edges)):
+            return None
+    short = [f"{symbols[i]}{i}" for i in open_atoms]
+    return f"no neutral Lewis structure: atoms {', '.join(short)} cannot all reach a neutral valence"
+
+
+def passes_valence_screen(atoms: Atoms, scale: float = DEFAULT_SCALE) -> bool:
+    """Whether ``atoms`` passes the valence screen (see :func:`valence_problem`)."""
+    return valence_problem(atoms, scale) is None

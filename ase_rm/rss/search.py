@@ -264,8 +264,10 @@ def search(
             ``.restarts`` file (:func:`restarts_path`), from which a killed run
             resumes; an attempt goes to ``out`` once all of its starts are done.
         rank_by: with ``best_of``, how the kept relaxation is picked: a name in
-            :data:`ase_rm.rss.select.RANKINGS` ("energy", the default, or
-            "bonds": converged, then passing :mod:`ase_rm.rss.screen`, then E~).
+            :data:`ase_rm.rss.select.RANKINGS` ("energy", the default;
+            "bonds": converged, then passing :mod:`ase_rm.rss.screen`'s bond
+            screen, then E~; "valence": as "bonds", then having a neutral Lewis
+            structure; the last two for molecule starts only).
 
     Returns:
         The results of this shard's attempts (all attempts when world is 1), in attempt order.
@@ -277,8 +279,8 @@ def search(
         raise ValueError(f"best_of must be >= 1, got {best_of}")
     ranking(rank_by)  # an unknown name fails before any work
     attempts = list(attempts)[rank::world]
-    if best_of > 1 and rank_by == "bonds" and any(a.start.kind != "molecule" for a in attempts):
-        raise ConfigError("rank_by='bonds' screens molecules; these attempts have crystal starts")
+    if best_of > 1 and rank_by in ("bonds", "valence") and any(a.start.kind != "molecule" for a in attempts):
+        raise ConfigError(f"rank_by={rank_by!r} screens molecules; these attempts have crystal starts")
     path, done = _output(out, attempts, resume, rank, world)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))

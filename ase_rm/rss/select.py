@@ -16,7 +16,7 @@ from ase import Atoms
 
 from .. import keys
 from ..errors import RMError
-from .screen import passes_bond_screen
+from .screen import passes_bond_screen, passes_valence_screen
 
 
 def _energy(atoms: Atoms) -> float:
@@ -48,9 +48,20 @@ def screened_rank_key(atoms: Atoms) -> tuple[bool, bool, float]:
     return unconverged, not passes_bond_screen(atoms), energy
 
 
-RANKINGS: dict[str, Callable[[Atoms], Any]] = {"energy": rank_key, "bonds": screened_rank_key}
+def valence_rank_key(atoms: Atoms) -> tuple[bool, bool, bool, float]:
+    """:func:`screened_rank_key` with the valence screen after the bond screen:
+    converged first, then passing the bond screen, then having a neutral Lewis
+    structure (:func:`ase_rm.rss.screen.valence_problem`), then by E~ per atom."""
+    unconverged, no_bonds, energy = screened_rank_key(atoms)
+    return unconverged, no_bonds, no_bonds or not passes_valence_screen(atoms), energy
+
+
+RANKINGS: dict[str, Callable[[Atoms], Any]] = {
+    "energy": rank_key, "bonds": screened_rank_key, "valence": valence_rank_key,
+}
 """How best-of-K picks an attempt's relaxation: ``energy`` (:func:`rank_key`, the
-default) or ``bonds`` (:func:`screened_rank_key`, molecules only)."""
+default), ``bonds`` (:func:`screened_rank_key`) or ``valence``
+(:func:`valence_rank_key`); the last two for molecules only."""
 
 
 def ranking(name: str) -> Callable[[Atoms], Any]:
