@@ -304,3 +304,30 @@ def test_csp_selection_script_estimates_best_of_k_by_energy_and_by_symmetry(tmp_
     assert exact == pytest.approx(1 - 1 / 6, abs=0.005)  # 1 - C(2, 2) / C(4, 2)
     assert e1 == pytest.approx(exact, abs=0.03) and s1 == pytest.approx(exact, abs=0.03)
     assert e2 == pytest.approx(1 / 3, abs=0.04) and s2 == 1.0
+
+
+def test_csp_distinct_script_drops_duplicates_before_keeping_the_lowest(tmp_path: Path) -> None:
+    """experiments/mp20/csp_distinct.py: three copies of one unmatched low-E~ structure and one matched
+    higher-E~ structure. Keeping n = 2 of the whole pool drops the copies, so the matched one is kept (but
+    is not the lowest); from random pools of 2, it is kept when it is drawn (1/2 of the pairs)."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    frames, lines = [], ["composition,attempt,n_atoms,energy_per_atom,rank,converged,matched,rms"]
+    for k in range(4):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True) if k < 3 else bulk("Cu", "bcc", a=2.9, cubic=True) * (2, 1, 1)
+        energy = -4.0 + k
+        atoms.info.update({keys.RM_FORMULA: "Cu4", keys.RM_ATTEMPT: k, keys.RM_ENERGY: energy * 4,
+                           keys.RM_CONVERGED: True})
+        frames.append(atoms)
+        lines.append(f"Cu4,{k},4,{energy},{k + 1},True,{k == 3},")
+    ase.io.write(folder / "generated.extxyz", frames, format="extxyz")
+    (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
+    script = Path(__file__).parents[2] / "experiments" / "mp20" / "csp_distinct.py"
+    out = subprocess.run([sys.executable, str(script), str(folder), "--n", "2", "--pools", "2", "4", "--reps", "400"],
+                         capture_output=True, text=True, check=True).stdout
+    row = next(line for line in out.splitlines() if line.startswith("| Cu4 |"))
+    attempts, matched, *rates = (float(x) for x in row.strip("|").split("|")[1:])
+    assert (attempts, matched) == (4, 1)
+    p2_any, p2_top1, _, _, p4_any, p4_top1, p4_top3, _ = rates
+    assert (p4_any, p4_top1, p4_top3) == (1.0, 0.0, 1.0)
+    assert p2_any == pytest.approx(0.5, abs=0.08) and p2_top1 == 0.0
