@@ -1,15 +1,19 @@
 """CSP keeping the n lowest-E~ *distinct* structures of a larger pool of attempts.
 
-    python experiments/mp20/csp_distinct.py DIR [--n 30] [--pools 30 60 150] [--reps 20]
+    python experiments/mp20/csp_distinct.py DIR [--n 30] [--pools 30 60 150] [--reps 20] [--rule energy]
 
 DIR is an ``ase-rm csp ... --n M --out DIR`` output (generated.extxyz and
 attempts.csv, M attempts per composition). A user who relaxes P random starts
 per composition and keeps n structures would drop duplicates first: walk the
 attempts from the lowest E~ per atom up (converged first) and keep one unless
 pymatgen's StructureMatcher (the evaluation's tolerances: stol 0.5, ltol 0.3,
-angle_tol 10) finds it equal to one already kept, until n are kept. The ground
-truth plays no part in the choice; attempts.csv says afterwards whether a kept
-structure matched it.
+angle_tol 10) finds it equal to one already kept, until n are kept (``--rule
+energy``). ``--rule frequency`` instead groups all P attempts into distinct
+structures (each joins the first group, in E~ order, whose lowest-E~ member it
+matches) and keeps the lowest-E~ member of the n groups found most often (ties:
+lower E~ first): in random structure search the basins hit most often are the
+wide ones. The ground truth plays no part in the choice; attempts.csv says
+afterwards whether a kept structure matched it.
 
 For each pool size P (<= M), ``--reps`` random subsets of P attempts per
 composition (P = M: the whole pool, once) give the mean number of compositions
@@ -30,11 +34,10 @@ from pathlib import Path
 import ase.io
 import numpy as np
 from ase_rm_pymatgen.campaign import attempt_number
+from csp_seeds import truthy  # this folder's script: the csv booleans are read one way
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
-
-from csp_seeds import truthy  # this folder's script: the csv booleans are read one way
 
 from ase_rm import keys
 
@@ -76,6 +79,23 @@ def keep_distinct(items: Sequence[Item], n: int, matcher: StructureMatcher) -> l
     return kept
 
 
+def keep_frequent(items: Sequence[Item], n: int, matcher: StructureMatcher) -> list[Item]:
+    """The lowest-E~ member of each of the n most often found distinct structures,
+    most often first (ties: the lower E~ first)."""
+    groups: list[list[Item]] = []
+    for item in sorted(items, key=lambda x: (not x.converged, x.energy_per_atom)):
+        home = next((g for g in groups if matcher.fit(g[0].structure, item.structure)), None)
+        if home is None:
+            groups.append([item])
+        else:
+            home.append(item)
+    groups.sort(key=lambda g: -len(g))  # stable: equal counts stay in E~ order
+    return [g[0] for g in groups[:n]]
+
+
+RULES = {"energy": keep_distinct, "frequency": keep_frequent}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", type=Path)
@@ -83,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--pools", type=int, nargs="+", default=[30, 60, 150], help="pool sizes P (default 30 60 150)")
     ap.add_argument("--reps", type=int, default=20, help="random subsets per pool size below M (default 20)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rule", choices=sorted(RULES), default="energy", help="which distinct structures to keep")
     args = ap.parse_args(argv)
+    keep = RULES[args.rule]
     matcher = StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10)
     pools = read_pool(args.dir)
     rng = np.random.default_rng(args.seed)
@@ -100,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             hits = np.zeros(1 + len(TOP))
             for _ in range(reps):
                 subset = [items[i] for i in sorted(rng.choice(len(items), p, replace=False))]
-                kept = keep_distinct(subset, args.n, matcher)
+                kept = keep(subset, args.n, matcher)
                 hits += [any(x.matched for x in kept), *(any(x.matched for x in kept[:t]) for t in TOP)]
             row += list(hits / reps)
         totals += row

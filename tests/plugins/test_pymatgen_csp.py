@@ -331,3 +331,26 @@ def test_csp_distinct_script_drops_duplicates_before_keeping_the_lowest(tmp_path
     p2_any, p2_top1, _, _, p4_any, p4_top1, p4_top3, _ = rates
     assert (p4_any, p4_top1, p4_top3) == (1.0, 0.0, 1.0)
     assert p2_any == pytest.approx(0.5, abs=0.08) and p2_top1 == 0.0
+
+
+def test_csp_distinct_script_frequency_rule_keeps_the_most_often_found(tmp_path: Path) -> None:
+    """--rule frequency: two copies of a matched fcc structure beat a lower-E~ bcc found once, so with
+    n = 1 the kept structure matches (by energy it would not)."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    frames, lines = [], ["composition,attempt,n_atoms,energy_per_atom,rank,converged,matched,rms"]
+    for k in range(3):
+        atoms = bulk("Cu", "bcc", a=2.9, cubic=True) * (2, 1, 1) if k == 0 else bulk("Cu", "fcc", a=3.6, cubic=True)
+        energy = -4.0 + k
+        atoms.info.update({keys.RM_FORMULA: "Cu4", keys.RM_ATTEMPT: k, keys.RM_ENERGY: energy * 4,
+                           keys.RM_CONVERGED: True})
+        frames.append(atoms)
+        lines.append(f"Cu4,{k},4,{energy},{k + 1},True,{k > 0},")
+    ase.io.write(folder / "generated.extxyz", frames, format="extxyz")
+    (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
+    script = Path(__file__).parents[2] / "experiments" / "mp20" / "csp_distinct.py"
+    for rule, expected in (("frequency", 1.0), ("energy", 0.0)):
+        out = subprocess.run([sys.executable, str(script), str(folder), "--n", "1", "--pools", "3", "--rule", rule],
+                             capture_output=True, text=True, check=True).stdout
+        row = next(line for line in out.splitlines() if line.startswith("| Cu4 |"))
+        assert float(row.strip("|").split("|")[3]) == expected, rule
