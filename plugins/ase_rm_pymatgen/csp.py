@@ -10,6 +10,14 @@ a composition's attempts (ties by attempt order; attempts without a finite
 energy rank last); a composition counts as found within top k when its
 best-ranked match has rank <= k.
 
+Duplicates are common in random structure search: several attempts relax into
+the same structure. The ``distinct`` columns rank what a user would keep after
+removing them: in E~ order, each attempt joins the first lower-E~ structure the
+matcher finds equal to it, or starts a new distinct structure; distinct rank 1
+is the lowest-E~ distinct structure, and a composition counts as found within
+the top k distinct when one of the k lowest distinct structures (its lowest-E~
+member) matches the ground truth.
+
 The ground-truth check (on by default) tells a model problem from a search
 problem: each ground truth is relaxed on E~ with the protocol's last stage
 (positions and cell); ``gt_minimum`` says whether it still matches itself (a
@@ -51,7 +59,8 @@ TOP_K = (1, 3, 5)
 GT_COLUMNS = ("gt_minimum", "gt_rms", "gt_rank")
 """Columns of the ground-truth check (see the module doc)."""
 
-ATTEMPT_COLUMNS = ("composition", "attempt", "n_atoms", "energy_per_atom", "rank", "converged", "matched", "rms")
+ATTEMPT_COLUMNS = ("composition", "attempt", "n_atoms", "energy_per_atom", "rank", "converged", "matched", "rms",
+                   "distinct_rank", "distinct")
 """Columns of the per-attempt table (attempts.csv)."""
 
 
@@ -123,6 +132,36 @@ def _as_crystal(structure: Atoms | Structure) -> Structure | None:
     return crystal if isinstance(crystal, Structure) else None
 
 
+def _same(matcher: StructureMatcher, a: Structure, b: Structure) -> bool:
+    try:
+        return bool(matcher.fit(a, b))
+    except (ValueError, ArithmeticError, IndexError) as exc:  # numerically broken cells
+        log.debug("StructureMatcher failed on a %s structure: %s", a.composition.reduced_formula, exc)
+        return False
+
+
+def distinct_ranks(structures: Sequence[Atoms | Structure], ranks: Sequence[int],
+                   matcher: StructureMatcher) -> list[tuple[int, bool]]:
+    """Per attempt: (rank of its distinct structure, whether it is that structure's lowest-E~ member).
+
+    In E~ rank order, each attempt joins the first distinct structure whose
+    lowest-E~ member ``matcher`` finds equal to it, or starts a new one (distinct
+    rank 1: the lowest in E~). Something the matcher cannot take is its own structure.
+    """
+    members: list[Structure | None] = []
+    out = [(0, False)] * len(structures)
+    for k in sorted(range(len(structures)), key=lambda i: ranks[i]):
+        crystal = _as_crystal(structures[k])
+        group = None if crystal is None else next(
+            (g for g, first in enumerate(members) if first is not None and _same(matcher, first, crystal)), None)
+        if group is None:
+            members.append(crystal)
+            out[k] = (len(members), True)
+        else:
+            out[k] = (group + 1, False)
+    return out
+
+
 def match_rms(matcher: StructureMatcher, truth: Structure, candidate: Atoms | Structure) -> float | None:
     """Normalised RMS distance (pymatgen's, (V/n)^(1/3) units) if ``candidate`` matches ``truth``, else None.
 
@@ -133,9 +172,9 @@ def match_rms(matcher: StructureMatcher, truth: Structure, candidate: Atoms | St
     crystal = _as_crystal(candidate)
     if crystal is None or crystal.composition.reduced_formula != truth.composition.reduced_formula:
         return None
+    if not _same(matcher, truth, crystal):
+        return None
     try:
-        if not matcher.fit(truth, crystal):
-            return None
         rms = matcher.get_rms_dist(truth, crystal)
     except (ValueError, ArithmeticError, IndexError) as exc:  # numerically broken cells
         log.debug("StructureMatcher failed on a %s structure: %s", truth.composition.reduced_formula, exc)
@@ -147,7 +186,9 @@ def match_attempts(
     target: CSPTarget, structures: Sequence[Atoms | Structure], matcher: StructureMatcher | None = None,
     progress: Any = None,
 ) -> list[dict[str, Any]]:
-    """One row per attempt: E~ per atom, E~ rank, converged, matched, RMS distance.
+    """One row per attempt: E~ per atom, E~ rank, converged, matched, RMS distance,
+    distinct rank and whether it is its distinct structure's lowest-E~ member
+    (:func:`distinct_ranks`, same matcher).
 
     Args:
         target: composition and ground truth.
@@ -161,6 +202,7 @@ def match_attempts(
         energy = energy_of(s)
         energies.append(None if energy is None else energy / len(s))
     ranks = energy_ranks(energies)
+    distinct = distinct_ranks(structures, ranks, matcher)
     rows = []
     for k, s in enumerate(structures):
         info = s.info if isinstance(s, Atoms) else s.properties
@@ -172,6 +214,7 @@ def match_attempts(
             "n_atoms": len(s), "energy_per_atom": energies[k], "rank": ranks[k],
             "converged": None if converged is None else bool(converged),
             "matched": rms is not None, "rms": rms,
+            "distinct_rank": distinct[k][0], "distinct": distinct[k][1],
         })
         if progress is not None:
             progress.update(1)
@@ -194,6 +237,12 @@ def summarise_attempts(composition: str, attempts: Sequence[dict[str, Any]], top
     }
     for k in top:
         row[f"top_{k}"] = best is not None and best["rank"] <= k
+    firsts = [a for a in attempts if a.get("distinct")]
+    best_distinct = min((a["distinct_rank"] for a in firsts if a["matched"]), default=None)
+    row["n_distinct"] = len(firsts)
+    row["best_distinct_rank"] = best_distinct
+    for k in top:
+        row[f"top_{k}_distinct"] = best_distinct is not None and best_distinct <= k
     return row
 
 
@@ -210,7 +259,8 @@ class CSPResult:
     def columns(self) -> list[str]:
         gt = [c for c in GT_COLUMNS if self.rows and c in self.rows[0]]
         return ["composition", "n_attempts", "n_converged", "n_matched", "n_matched_converged", "matched",
-                "best_rms", "best_rank", "best_rank_converged", *[f"top_{k}" for k in self.top], *gt]
+                "best_rms", "best_rank", "best_rank_converged", *[f"top_{k}" for k in self.top],
+                "n_distinct", "best_distinct_rank", *[f"top_{k}_distinct" for k in self.top], *gt]
 
     def table(self) -> str:
         return format_text(self.rows, self.columns)
@@ -219,11 +269,13 @@ class CSPResult:
         return format_markdown(self.rows, self.columns)
 
     def summary(self) -> str:
-        """``matched: X/15 (any of 30); top-1: a/15; top-3: b/15; top-5: c/15``."""
+        """``matched: X/15 (any of 30); top-1: a/15; top-3: b/15; top-5: c/15; top-1/3/5 distinct: d/e/f of 15``."""
         total = len(self.rows)
         n = max((r["n_attempts"] for r in self.rows), default=0)
         parts = [f"matched: {sum(r['matched'] for r in self.rows)}/{total} (any of {n})"]
         parts += [f"top-{k}: {sum(r[f'top_{k}'] for r in self.rows)}/{total}" for k in self.top]
+        counts = "/".join(str(sum(bool(r.get(f"top_{k}_distinct")) for r in self.rows)) for k in self.top)
+        parts.append(f"top-{'/'.join(map(str, self.top))} distinct: {counts} of {total}")
         return "; ".join(parts)
 
     def ground_truth_summary(self) -> str | None:

@@ -96,8 +96,15 @@ def test_ground_truth_among_attempts_is_matched_and_ranked() -> None:
     assert row["best_rms"] == pytest.approx(0.0, abs=1e-6)
     assert [a["rank"] for a in result.attempts] == [1, 3, 2, 4, 5]
     assert [a["matched"] for a in result.attempts] == [False, True, False, True, True]
-    assert result.summary() == "matched: 1/1 (any of 5); top-1: 0/1; top-2: 0/1; top-3: 1/1"
-    assert result.columns[-3:] == ["top_1", "top_2", "top_3"]
+    # two distinct structures: CsCl (ranks 1, 2) and rock salt (ranks 3-5), so the match is 2nd distinct
+    assert [(a["distinct_rank"], a["distinct"]) for a in result.attempts] == [
+        (1, True), (2, True), (1, False), (2, False), (2, False)]
+    assert (row["n_distinct"], row["best_distinct_rank"]) == (2, 2)
+    assert (row["top_1_distinct"], row["top_2_distinct"], row["top_3_distinct"]) == (False, True, True)
+    assert result.summary() == ("matched: 1/1 (any of 5); top-1: 0/1; top-2: 0/1; top-3: 1/1; "
+                                "top-1/2/3 distinct: 0/1/1 of 1")
+    assert result.columns[-8:] == ["top_1", "top_2", "top_3", "n_distinct", "best_distinct_rank",
+                                   "top_1_distinct", "top_2_distinct", "top_3_distinct"]
 
 
 def test_ground_truth_check_columns() -> None:
@@ -138,7 +145,9 @@ def test_unmatched_and_missing_compositions_count_as_not_found() -> None:
     assert [r["n_attempts"] for r in result.rows] == [1, 0]
     assert not any(r["matched"] for r in result.rows)
     assert result.rows[0]["best_rank"] is None and result.rows[0]["best_rms"] is None
-    assert result.summary() == "matched: 0/2 (any of 1); top-1: 0/2; top-3: 0/2; top-5: 0/2"
+    assert result.summary() == ("matched: 0/2 (any of 1); top-1: 0/2; top-3: 0/2; top-5: 0/2; "
+                                "top-1/3/5 distinct: 0/0/0 of 2")
+    assert result.rows[1]["n_distinct"] == 0 and result.rows[1]["best_distinct_rank"] is None
 
 
 def test_shared_targets_and_the_primitive_sr2o4_ground_truth() -> None:
@@ -184,7 +193,8 @@ def test_run_csp_counts_every_attempt_and_resumes_without_redoing(salt_checkpoin
     with open(out / "csp.csv") as fh:
         header = next(csv.reader(fh))
     assert header[:3] == ["material_id", "composition", "n_attempts"]
-    assert header[-6:] == ["top_1", "top_3", "top_5", *GT_COLUMNS]
+    assert header[-11:] == ["top_1", "top_3", "top_5", "n_distinct", "best_distinct_rank", "top_1_distinct",
+                            "top_3_distinct", "top_5_distinct", *GT_COLUMNS]
 
     frames = ase.io.read(out / "generated.extxyz", index=":")
     assert sorted(int(a.info[keys.RM_ATTEMPT]) for a in frames) == sorted(
@@ -243,7 +253,8 @@ def test_csp_cli(salt_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split()[:3] == ["composition", "n_attempts", "n_converged"]
-    assert re.fullmatch(r"matched: [0-2]/2 \(any of 2\); top-1: [0-2]/2; top-2: [0-2]/2", lines[-2])
+    assert re.fullmatch(r"matched: [0-2]/2 \(any of 2\); top-1: [0-2]/2; top-2: [0-2]/2; "
+                        r"top-1/2 distinct: [0-2]/[0-2] of 2", lines[-2])
     assert re.fullmatch(r"ground truth a minimum of E~ \(still matched after relaxation\): [0-2]/2; "
                         r"lowest in E~ of all attempts: [0-2]/2", lines[-1])
     assert (out / "csp.csv").exists() and (out / "csp.md").exists()
