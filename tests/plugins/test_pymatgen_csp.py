@@ -8,6 +8,7 @@ import math
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -288,29 +289,49 @@ def test_csp_seeds_script_pools_runs(tmp_path: Path) -> None:
     assert "expected any-of-2 count of one run: 0.9/2; matched in at least one run: 2/2" in out
 
 
+def write_cu4_pool(folder: Path, pool: Sequence[tuple[Atoms, float, bool]]) -> Path:
+    """An ``ase-rm csp`` output folder (generated.extxyz, attempts.csv) of Cu4 attempts given as
+    (structure, E~ per atom, matched); all converged, E~ ranks left out (the scripts do not read them)."""
+    folder.mkdir()
+    frames, lines = [], ["composition,attempt,n_atoms,energy_per_atom,rank,converged,matched,rms"]
+    for k, (atoms, energy, matched) in enumerate(pool):
+        atoms = atoms.copy()
+        atoms.info.update({keys.RM_FORMULA: "Cu4", keys.RM_ATTEMPT: k, keys.RM_ENERGY: energy * 4,
+                           keys.RM_CONVERGED: True})
+        frames.append(atoms)
+        lines.append(f"Cu4,{k},4,{energy},,True,{matched},")
+    ase.io.write(folder / "generated.extxyz", frames, format="extxyz")
+    (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def run_script(name: str, *args: str) -> str:
+    """An experiments/mp20 script's stdout."""
+    script = Path(__file__).parents[2] / "experiments" / "mp20" / name
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True).stdout
+
+
+def cu4_row(out: str) -> list[float]:
+    """The numbers of a script's Cu4 row."""
+    row = next(line for line in out.splitlines() if line.startswith("| Cu4 |"))
+    return [float(x) for x in row.strip("|").split("|")[1:]]
+
+
+FCC = bulk("Cu", "fcc", a=3.6, cubic=True)
+BCC = bulk("Cu", "bcc", a=2.9, cubic=True) * (2, 1, 1)
+
+
 def test_csp_selection_script_estimates_best_of_k_by_energy_and_by_symmetry(tmp_path: Path) -> None:
     """experiments/mp20/csp_selection.py: pool of 4 (two symmetric matched attempts, two distorted lower-E~
     unmatched ones), n = 2 attempts of k = 2 starts. By symmetry every draw keeps a matched one (1.0); by
     energy only the draw that pairs the two symmetric ones does (1 of the 3 pairings: 1/3)."""
-    folder = tmp_path / "run"
-    folder.mkdir()
-    frames, lines = [], ["composition,attempt,n_atoms,energy_per_atom,rank,converged,matched,rms"]
-    for k in range(4):
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
-        if k >= 2:
-            atoms.rattle(0.2, seed=k)
-        energy = -1.0 - k  # the distorted ones are lower
-        atoms.info.update({keys.RM_FORMULA: "Cu4", keys.RM_ATTEMPT: k, keys.RM_ENERGY: energy * 4,
-                           keys.RM_CONVERGED: True})
-        frames.append(atoms)
-        lines.append(f"Cu4,{k},4,{energy},{4 - k},True,{k < 2},")
-    ase.io.write(folder / "generated.extxyz", frames, format="extxyz")
-    (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
-    script = Path(__file__).parents[2] / "experiments" / "mp20" / "csp_selection.py"
-    out = subprocess.run([sys.executable, str(script), str(folder), "--n", "2", "--k", "1", "2", "--reps", "3000"],
-                         capture_output=True, text=True, check=True).stdout
-    row = next(line for line in out.splitlines() if line.startswith("| Cu4 |"))
-    pool_size, matched, exact, e1, e2, s1, s2 = (float(x) for x in row.strip("|").split("|")[1:])
+    rattled = [FCC.copy(), FCC.copy()]
+    for k, atoms in enumerate(rattled):
+        atoms.rattle(0.2, seed=k + 2)
+    folder = write_cu4_pool(tmp_path / "run", [(FCC, -1.0, True), (FCC, -2.0, True), (rattled[0], -3.0, False),
+                                               (rattled[1], -4.0, False)])  # the distorted ones are lower
+    out = run_script("csp_selection.py", str(folder), "--n", "2", "--k", "1", "2", "--reps", "3000")
+    pool_size, matched, exact, e1, e2, s1, s2 = cu4_row(out)
     assert (pool_size, matched) == (4, 2)
     assert exact == pytest.approx(1 - 1 / 6, abs=0.005)  # 1 - C(2, 2) / C(4, 2)
     assert e1 == pytest.approx(exact, abs=0.03) and s1 == pytest.approx(exact, abs=0.03)
@@ -321,23 +342,10 @@ def test_csp_distinct_script_drops_duplicates_before_keeping_the_lowest(tmp_path
     """experiments/mp20/csp_distinct.py: three copies of one unmatched low-E~ structure and one matched
     higher-E~ structure. Keeping n = 2 of the whole pool drops the copies, so the matched one is kept (but
     is not the lowest); from random pools of 2, it is kept when it is drawn (1/2 of the pairs)."""
-    folder = tmp_path / "run"
-    folder.mkdir()
-    frames, lines = [], ["composition,attempt,n_atoms,energy_per_atom,rank,converged,matched,rms"]
-    for k in range(4):
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True) if k < 3 else bulk("Cu", "bcc", a=2.9, cubic=True) * (2, 1, 1)
-        energy = -4.0 + k
-        atoms.info.update({keys.RM_FORMULA: "Cu4", keys.RM_ATTEMPT: k, keys.RM_ENERGY: energy * 4,
-                           keys.RM_CONVERGED: True})
-        frames.append(atoms)
-        lines.append(f"Cu4,{k},4,{energy},{k + 1},True,{k == 3},")
-    ase.io.write(folder / "generated.extxyz", frames, format="extxyz")
-    (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
-    script = Path(__file__).parents[2] / "experiments" / "mp20" / "csp_distinct.py"
-    out = subprocess.run([sys.executable, str(script), str(folder), "--n", "2", "--pools", "2", "4", "--reps", "400"],
-                         capture_output=True, text=True, check=True).stdout
-    row = next(line for line in out.splitlines() if line.startswith("| Cu4 |"))
-    attempts, matched, *rates = (float(x) for x in row.strip("|").split("|")[1:])
+    folder = write_cu4_pool(tmp_path / "run", [(FCC, -4.0, False), (FCC, -3.0, False), (FCC, -2.0, False),
+                                               (BCC, -1.0, True)])
+    out = run_script("csp_distinct.py", str(folder), "--n", "2", "--pools", "2", "4", "--reps", "400")
+    attempts, matched, *rates = cu4_row(out)
     assert (attempts, matched) == (4, 1)
     p2_any, p2_top1, _, _, p4_any, p4_top1, p4_top3, _ = rates
     assert (p4_any, p4_top1, p4_top3) == (1.0, 0.0, 1.0)
@@ -347,21 +355,7 @@ def test_csp_distinct_script_drops_duplicates_before_keeping_the_lowest(tmp_path
 def test_csp_distinct_script_frequency_rule_keeps_the_most_often_found(tmp_path: Path) -> None:
     """--rule frequency: two copies of a matched fcc structure beat a lower-E~ bcc found once, so with
     n = 1 the kept structure matches (by energy it would not)."""
-    folder = tmp_path / "run"
-    folder.mkdir()
-    frames, lines = [], ["composition,attempt,n_atoms,energy_per_atom,rank,converged,matched,rms"]
-    for k in range(3):
-        atoms = bulk("Cu", "bcc", a=2.9, cubic=True) * (2, 1, 1) if k == 0 else bulk("Cu", "fcc", a=3.6, cubic=True)
-        energy = -4.0 + k
-        atoms.info.update({keys.RM_FORMULA: "Cu4", keys.RM_ATTEMPT: k, keys.RM_ENERGY: energy * 4,
-                           keys.RM_CONVERGED: True})
-        frames.append(atoms)
-        lines.append(f"Cu4,{k},4,{energy},{k + 1},True,{k > 0},")
-    ase.io.write(folder / "generated.extxyz", frames, format="extxyz")
-    (folder / "attempts.csv").write_text("\n".join(lines) + "\n")
-    script = Path(__file__).parents[2] / "experiments" / "mp20" / "csp_distinct.py"
+    folder = write_cu4_pool(tmp_path / "run", [(BCC, -4.0, False), (FCC, -3.0, True), (FCC, -2.0, True)])
     for rule, expected in (("frequency", 1.0), ("energy", 0.0)):
-        out = subprocess.run([sys.executable, str(script), str(folder), "--n", "1", "--pools", "3", "--rule", rule],
-                             capture_output=True, text=True, check=True).stdout
-        row = next(line for line in out.splitlines() if line.startswith("| Cu4 |"))
-        assert float(row.strip("|").split("|")[3]) == expected, rule
+        out = run_script("csp_distinct.py", str(folder), "--n", "1", "--pools", "3", "--rule", rule)
+        assert cu4_row(out)[2] == expected, rule
