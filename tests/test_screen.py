@@ -187,3 +187,30 @@ def test_valence_ranking_orders_lewis_then_bonds_then_energy() -> None:
     assert ranking("valence") is valence_rank_key
     kept = best_of_blocks([high_lewis, low_radical, lowest_bad, unconverged_lewis], 4, "valence")
     assert kept[0].info[keys.RM_RELAXATION] == 0 and kept[0].info[keys.RM_RANK_BY] == "valence"
+
+
+def test_valence_search_remembers_failed_states(monkeypatch: pytest.MonkeyPatch) -> None:
+    """16 six-rings (two Kekule structures each) and then two three-rings that cannot pair up: without
+    remembering failed states the search would visit all 2**16 ring structures before failing."""
+    from ase_rm.rss import screen
+
+    calls = 0
+    search = screen._saturate
+
+    def counted(*args: object) -> bool:
+        nonlocal calls
+        calls += 1
+        return search(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(screen, "_saturate", counted)  # the recursion goes through the module name
+    edges: list[tuple[int, int]] = []
+    for ring in range(16):
+        edges += [(6 * ring + i, 6 * ring + (i + 1) % 6) for i in range(6)]
+    for tri in range(2):
+        a = 96 + 3 * tri
+        edges += [(a, a + 1), (a + 1, a + 2), (a, a + 2)]
+    assert not counted([1] * 102, edges, [0] * len(edges))
+    assert calls < 1000, calls
+    calls = 0
+    assert counted([1] * 96, edges[:96], [0] * 96)  # the rings alone: Kekule structures exist
+    assert calls < 1000, calls

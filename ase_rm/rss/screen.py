@@ -104,12 +104,30 @@ def passes_bond_screen(atoms: Atoms, scale: float = DEFAULT_SCALE) -> bool:
     return bond_problem(atoms, scale) is None
 
 
-def _saturate(need: list[int], edges: list[tuple[int, int]], extra: list[int]) -> bool:
+def _saturate(need: list[int], edges: list[tuple[int, int]], extra: list[int],
+              failed: set[tuple[int, ...]] | None = None) -> bool:
     """Whether extra bond orders (0 .. MAX_BOND_ORDER - 1 per edge, added to ``extra``)
-    can bring every ``need`` to 0; ``need`` and ``extra`` are restored on return."""
+    can bring every ``need`` to 0; ``need`` and ``extra`` are restored on return.
+
+    A depth-first search over the first atom that still needs more, with the
+    states already known to fail remembered in ``failed`` (so molecules made of
+    many rings stay fast), and a cut when an atom needs more than its
+    neighbours can still give."""
+    failed = set() if failed is None else failed
+    room = [0] * len(need)
+    for e, (a, b) in enumerate(edges):
+        if need[a] > 0 and need[b] > 0:
+            cap = MAX_BOND_ORDER - 1 - extra[e]
+            room[a] += min(cap, need[b])
+            room[b] += min(cap, need[a])
+    if any(k > r for k, r in zip(need, room, strict=True)):
+        return False
     i = next((a for a, k in enumerate(need) if k > 0), None)
     if i is None:
         return True
+    state = (*need, *(x if need[a] > 0 and need[b] > 0 else 0 for x, (a, b) in zip(extra, edges, strict=True)))
+    if state in failed:
+        return False
     for e, (a, b) in enumerate(edges):
         if i not in (a, b) or extra[e] >= MAX_BOND_ORDER - 1:
             continue
@@ -119,12 +137,13 @@ def _saturate(need: list[int], edges: list[tuple[int, int]], extra: list[int]) -
         need[i] -= 1
         need[j] -= 1
         extra[e] += 1
-        found = _saturate(need, edges, extra)
+        found = _saturate(need, edges, extra, failed)
         need[i] += 1
         need[j] += 1
         extra[e] -= 1
         if found:
             return True
+    failed.add(state)
     return False
 
 
