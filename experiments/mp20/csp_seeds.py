@@ -19,7 +19,6 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-
 COLUMNS = {"matched": "any of n", "top_1": "top-1", "top_5": "top-5", "top_1_distinct": "top-1 distinct",
            "top_3_distinct": "top-3 distinct", "top_5_distinct": "top-5 distinct"}
 """csp.csv columns counted per run (those every run has), with their headings."""
