@@ -13,7 +13,13 @@ from ase.build import bulk, molecule
 from ase_rm import keys
 from ase_rm.cli.main import main
 from ase_rm.errors import RMError
-from ase_rm.rss.screen import bond_problem, passes_bond_screen, passes_valence_screen, valence_problem
+from ase_rm.rss.screen import (
+    bond_problem,
+    passes_bond_screen,
+    passes_valence_screen,
+    screen_verdicts,
+    valence_problem,
+)
 from ase_rm.rss.select import best_of_blocks, rank_key, ranking, screened_rank_key, valence_rank_key
 
 
@@ -185,6 +191,9 @@ def test_valence_ranking_orders_lewis_then_bonds_then_energy() -> None:
     assert valence_rank_key(high_lewis) < valence_rank_key(low_radical) < valence_rank_key(lowest_bad)
     assert valence_rank_key(lowest_bad) < valence_rank_key(unconverged_lewis)
     assert ranking("valence") is valence_rank_key
+    for atoms in (lewis, radical, bad):  # one bond graph, the same verdicts as the two screens
+        assert screen_verdicts(atoms) == (passes_bond_screen(atoms), passes_valence_screen(atoms))
+    assert [screen_verdicts(a) for a in (lewis, radical, bad)] == [(True, True), (True, False), (False, False)]
     kept = best_of_blocks([high_lewis, low_radical, lowest_bad, unconverged_lewis], 4, "valence")
     assert kept[0].info[keys.RM_RELAXATION] == 0 and kept[0].info[keys.RM_RANK_BY] == "valence"
 

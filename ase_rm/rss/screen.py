@@ -77,7 +77,11 @@ def bond_problem(atoms: Atoms, scale: float = DEFAULT_SCALE) -> str | None:
     Raises:
         RMError: a periodic structure (the screen is for molecules), or ``scale <= 0``.
     """
-    bonded = bond_graph(atoms, scale)  # checks pbc and scale first
+    return _bond_problem(atoms, bond_graph(atoms, scale))  # bond_graph checks pbc and scale first
+
+
+def _bond_problem(atoms: Atoms, bonded: np.ndarray) -> str | None:
+    """:func:`bond_problem` on the bond graph ``bonded`` of ``atoms``."""
     n = len(atoms)
     if n == 0:
         return "no atoms"
@@ -158,10 +162,13 @@ def valence_problem(atoms: Atoms, scale: float = DEFAULT_SCALE) -> str | None:
     Raises:
         RMError: as :func:`bond_problem`.
     """
-    problem = bond_problem(atoms, scale)
-    if problem is not None:
-        return problem
     bonded = bond_graph(atoms, scale)
+    return _bond_problem(atoms, bonded) or _lewis_problem(atoms, bonded)
+
+
+def _lewis_problem(atoms: Atoms, bonded: np.ndarray) -> str | None:
+    """Why the bond graph ``bonded`` of ``atoms`` (which passes the bond screen)
+    has no neutral Lewis structure, or None if it has one."""
     degree = bonded.sum(axis=1)
     symbols = atoms.get_chemical_symbols()
     choices: list[list[int]] = []  # per atom: the bond orders it may still need beyond single bonds
@@ -188,3 +195,12 @@ def valence_problem(atoms: Atoms, scale: float = DEFAULT_SCALE) -> str | None:
 def passes_valence_screen(atoms: Atoms, scale: float = DEFAULT_SCALE) -> bool:
     """Whether ``atoms`` passes the valence screen (see :func:`valence_problem`)."""
     return valence_problem(atoms, scale) is None
+
+
+def screen_verdicts(atoms: Atoms, scale: float = DEFAULT_SCALE) -> tuple[bool, bool]:
+    """Whether ``atoms`` passes the bond screen, and whether it passes the valence
+    screen, from one bond graph (what :func:`passes_bond_screen` and
+    :func:`passes_valence_screen` would say)."""
+    bonded = bond_graph(atoms, scale)
+    bonds = _bond_problem(atoms, bonded) is None
+    return bonds, bonds and _lewis_problem(atoms, bonded) is None

@@ -16,7 +16,7 @@ from ase import Atoms
 
 from .. import keys
 from ..errors import RMError
-from .screen import passes_bond_screen, passes_valence_screen
+from .screen import passes_bond_screen, screen_verdicts
 
 
 def _energy(atoms: Atoms) -> float:
@@ -52,8 +52,9 @@ def valence_rank_key(atoms: Atoms) -> tuple[bool, bool, bool, float]:
     """:func:`screened_rank_key` with the valence screen after the bond screen:
     converged first, then passing the bond screen, then having a neutral Lewis
     structure (:func:`ase_rm.rss.screen.valence_problem`), then by E~ per atom."""
-    unconverged, no_bonds, energy = screened_rank_key(atoms)
-    return unconverged, no_bonds, no_bonds or not passes_valence_screen(atoms), energy
+    unconverged, energy = rank_key(atoms)
+    bonds, valence = screen_verdicts(atoms)
+    return unconverged, not bonds, not valence, energy
 
 
 RANKINGS: dict[str, Callable[[Atoms], Any]] = {
