@@ -31,7 +31,7 @@ from ..structures import check_atoms
 from .composition import Composition, format_formula
 from .output import append_frames, part_path, read_done
 from .protocols import Protocol, Stage, StartSpec, random_start
-from .select import best_of_blocks, ranking
+from .select import MOLECULE_RANKINGS, best_of_blocks, ranking
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ def search(
         raise ValueError(f"best_of must be >= 1, got {best_of}")
     ranking(rank_by)  # an unknown name fails before any work
     attempts = list(attempts)[rank::world]
-    if best_of > 1 and rank_by in ("bonds", "valence") and any(a.start.kind != "molecule" for a in attempts):
+    if best_of > 1 and rank_by in MOLECULE_RANKINGS and any(a.start.kind != "molecule" for a in attempts):
         raise ConfigError(f"rank_by={rank_by!r} screens molecules; these attempts have crystal starts")
     path, done = _output(out, attempts, resume, rank, world)
     todo = [a for a in attempts if a.index not in done]

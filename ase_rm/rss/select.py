@@ -65,6 +65,10 @@ default), ``bonds`` (:func:`screened_rank_key`) or ``valence``
 (:func:`valence_rank_key`); the last two for molecules only."""
 
 
+MOLECULE_RANKINGS = frozenset({"bonds", "valence"})
+"""The rankings of :data:`RANKINGS` that screen molecules (no use on crystals)."""
+
+
 def ranking(name: str) -> Callable[[Atoms], Any]:
     """The rank key called ``name`` in :data:`RANKINGS` (RMError if unknown)."""
     if name not in RANKINGS:
