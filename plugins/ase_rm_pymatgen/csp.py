@@ -237,7 +237,7 @@ def summarise_attempts(composition: str, attempts: Sequence[dict[str, Any]], top
     }
     for k in top:
         row[f"top_{k}"] = best is not None and best["rank"] <= k
-    firsts = [a for a in attempts if a.get("distinct")]
+    firsts = [a for a in attempts if a["distinct"]]
     best_distinct = min((a["distinct_rank"] for a in firsts if a["matched"]), default=None)
     row["n_distinct"] = len(firsts)
     row["best_distinct_rank"] = best_distinct
@@ -274,7 +274,7 @@ class CSPResult:
         n = max((r["n_attempts"] for r in self.rows), default=0)
         parts = [f"matched: {sum(r['matched'] for r in self.rows)}/{total} (any of {n})"]
         parts += [f"top-{k}: {sum(r[f'top_{k}'] for r in self.rows)}/{total}" for k in self.top]
-        counts = "/".join(str(sum(bool(r.get(f"top_{k}_distinct")) for r in self.rows)) for k in self.top)
+        counts = "/".join(str(sum(r[f"top_{k}_distinct"] for r in self.rows)) for k in self.top)
         parts.append(f"top-{'/'.join(map(str, self.top))} distinct: {counts} of {total}")
         return "; ".join(parts)
 
