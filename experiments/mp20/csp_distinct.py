@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from pathlib import Path
 import ase.io
 import numpy as np
 from ase_rm_pymatgen.campaign import attempt_number
+from ase_rm_pymatgen.csp import distinct_ranks
 from csp_seeds import truthy  # this folder's script: the csv booleans are read one way
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
@@ -81,16 +82,18 @@ def keep_distinct(items: Sequence[Item], n: int, matcher: StructureMatcher) -> l
 
 def keep_frequent(items: Sequence[Item], n: int, matcher: StructureMatcher) -> list[Item]:
     """The lowest-E~ member of each of the n most often found distinct structures,
-    most often first (ties: the lower E~ first)."""
-    groups: list[list[Item]] = []
-    for item in sorted(items, key=lambda x: (not x.converged, x.energy_per_atom)):
-        home = next((g for g in groups if matcher.fit(g[0].structure, item.structure)), None)
-        if home is None:
-            groups.append([item])
-        else:
-            home.append(item)
-    groups.sort(key=lambda g: -len(g))  # stable: equal counts stay in E~ order
-    return [g[0] for g in groups[:n]]
+    most often first (ties: the lower E~ first). The grouping is the CSP table's
+    (:func:`ase_rm_pymatgen.csp.distinct_ranks`), in this script's order: converged
+    first, then by E~."""
+    order = sorted(range(len(items)), key=lambda i: (not items[i].converged, items[i].energy_per_atom))
+    ranks = [0] * len(items)
+    for r, i in enumerate(order, start=1):
+        ranks[i] = r
+    groups = distinct_ranks([x.structure for x in items], ranks, matcher)
+    size = Counter(g for g, _ in groups)
+    firsts = sorted((g, i) for i, (g, first) in enumerate(groups) if first)  # distinct rank = E~ order
+    firsts.sort(key=lambda gi: -size[gi[0]])  # stable: equal counts stay in E~ order
+    return [items[i] for _, i in firsts[:n]]
 
 
 RULES = {"energy": keep_distinct, "frequency": keep_frequent}
