@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import ase.io
@@ -195,3 +197,57 @@ def test_workers_forward_every_option_to_torchrun(monkeypatch: pytest.MonkeyPatc
     args.workers = 0
     with pytest.raises(ConfigError, match="--workers must be >= 1"):
         run(args)
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the ranks")
+def test_killing_generate_workers_stops_its_ranks(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """SIGTERM to `ase-rm generate --workers 2` reaches torchrun and its ranks: none runs on orphaned,
+    and what was written stays resumable."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
+    parent = subprocess.Popen([sys.executable, "-m", "ase_rm.cli.main", "generate", str(tiny_checkpoint),
+                               "-c", "CH4O", "--attempts", "100000", "--protocol", "molecule", "--no-progress",
+                               "--out", "w.extxyz", "--workers", "2"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    part = tmp_path / "w.rank0-of-2.extxyz"
+    deadline = time.monotonic() + 240
+    while not (part.exists() and part.stat().st_size > 0):  # the ranks are relaxing
+        assert parent.poll() is None and time.monotonic() < deadline, "the ranks never started writing"
+        time.sleep(0.2)
+    below = _descendants(parent.pid)
+    assert len(below) >= 3  # torchrun and its two ranks
+    try:
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=120) != 0
+        deadline = time.monotonic() + 60
+        while (alive := {pid for pid in below if _running(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive, f"ranks still running after SIGTERM: {alive}"
+    finally:  # a failing run leaves no orphans behind
+        for pid in below:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert ase.io.read(part, ":")  # the frames written before the kill read back

@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 
 import ase.io
+import numpy as np
 import pytest
 from ase.build import molecule
 
@@ -147,3 +148,39 @@ def test_paper_table_averages_the_formulas_of_each_heavy_atom_composition(
     assert rows[2] == "| paper | 77 | 79 | 75 | 69 | 67 | 58 | 67 | 72 | 57 | 60 | 68.1 |"
     assert rows[3] == f"| {tmp_path} | " + " | ".join(f"{r:.1f}" for r in rates.values()) + " | **55.0** |"
     assert table.heavy_key("C5H9NO") == table.heavy_key("C5O1N1") != table.heavy_key("C4O1N2")
+
+
+def test_better_of_two_best_of_k_selections_is_best_of_2k() -> None:
+    """experiments/qm7b/better_of.py: the first of two best-of-2 picks over disjoint relaxations is
+    what best of 4 keeps from all of them."""
+    module = _script("better_of")
+    rng = np.random.default_rng(0)
+    every = []
+    for k in range(16):  # four attempts of best of 4, then two compositions
+        atoms = molecule("CH4" if k < 8 else "H2O")
+        atoms.info.update({keys.RM_ENERGY: float(rng.normal()), keys.RM_CONVERGED: bool(rng.random() < 0.7),
+                           keys.RM_ATTEMPT: k, keys.RM_FORMULA: atoms.get_chemical_formula()})
+        every.append(atoms)
+    pools = []
+    for half in (0, 1):  # relaxations 4i + 2h, 4i + 2h + 1 are attempt i's pair in pool h
+        frames_h = [every[4 * i + 2 * half + j].copy() for i in range(4) for j in range(2)]
+        for n, atoms in enumerate(frames_h):
+            atoms.info[keys.RM_ATTEMPT] = n
+        pools.append(best_of_blocks(frames_h, 2))
+    combined = module.better_of(*pools)
+    expected = best_of_blocks(every, 4)
+    assert [a.info[keys.RM_ENERGY] for a in combined] == [a.info[keys.RM_ENERGY] for a in expected]
+    assert {a.info[keys.RM_BEST_OF] for a in combined} == {4}
+    assert {a.info["rm_pool"] for a in combined} == {0, 1}  # both pools win somewhere (seeded)
+    with pytest.raises(ValueError, match="differ in length"):
+        module.better_of(pools[0], pools[1][:3])
+    other = best_of_blocks(every[:8], 2, rank_by="bonds")
+    with pytest.raises(ValueError, match="rm_rank_by"):
+        module.better_of(pools[0], other[:4])
+    swapped = pools[1][2:] + pools[1][:2]
+    with pytest.raises(ValueError, match="rm_attempt"):
+        module.better_of(pools[0], swapped)
+    renamed = [a.copy() for a in pools[1]]
+    renamed[0].info[keys.RM_FORMULA] = "NH3"
+    with pytest.raises(ValueError, match="is CH4 in one and NH3"):
+        module.better_of(pools[0], renamed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -114,8 +115,29 @@ def run(args: argparse.Namespace) -> int:
         if "WORLD_SIZE" in os.environ:
             raise ConfigError("--workers launches its own ranks; under torchrun leave it out")
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        return subprocess.run(worker_command(args), env=env).returncode
+        return run_forwarding(worker_command(args), env)
     return _generate(args)
+
+
+def run_forwarding(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` and wait for it, passing SIGTERM and SIGHUP on to it: a
+    ``kill`` of ``ase-rm generate --workers N`` stops its torchrun and ranks too
+    (they would otherwise run on, orphaned). On Ctrl-C (which the terminal sends
+    to all of them) it waits for the ranks to stop before raising."""
+    child = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, frame: Any) -> None:
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.wait()
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _generate(args: argparse.Namespace) -> int:
