@@ -332,3 +332,14 @@ def test_a_kick_before_the_first_stage_is_not_the_starts_random_stream() -> None
     assert not np.allclose(moved, start_stream)
     later = kick(atoms, Stage(kick=0.5), 1, seed=7).positions - atoms.positions  # unchanged numbering
     assert np.allclose(later, np.random.default_rng([7, 4, 1]).uniform(-0.5, 0.5, size=moved.shape))
+
+
+def test_every_protocol_file_under_experiments_loads() -> None:
+    """The protocol files that docs/results.md runs (experiments/*/*.toml with [[stages]]) still parse."""
+    from ase_rm.rss import get_protocol
+
+    files = [p for p in (Path(__file__).parents[1] / "experiments").glob("*/*.toml") if "[[stages]]" in p.read_text()]
+    assert {p.name for p in files} >= {"hop.toml", "vc_only.toml"}
+    for path in files:
+        protocol = get_protocol(str(path))
+        assert protocol.stages and protocol.name == path.stem
