@@ -199,16 +199,23 @@ def test_workers_forward_every_option_to_torchrun(monkeypatch: pytest.MonkeyPatc
         run(args)
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...); None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _descendants(pid: int) -> set[int]:
     """The processes below ``pid`` (from /proc)."""
     parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
+    for folder in Path("/proc").glob("[0-9]*"):
+        fields = _stat(folder.name)
+        if fields is not None:  # else gone meanwhile
+            parents[int(folder.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
     while frontier:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
@@ -217,10 +224,8 @@ def _descendants(pid: int) -> set[int]:
 
 def _running(pid: int) -> bool:
     """Whether ``pid`` exists and is not a zombie waiting to be reaped."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the ranks")
