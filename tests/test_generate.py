@@ -133,6 +133,34 @@ def test_search_takes_a_start_maker(tiny_checkpoint: Path) -> None:
         np.testing.assert_array_equal(a.positions, b.positions)
 
 
+def test_search_gives_the_attempt_index_to_makers_that_take_it(tiny_checkpoint: Path) -> None:
+    """A maker with ``takes_attempt`` gets ``attempt=`` (each attempt's index); best_of > 1,
+    which renumbers the relaxations, is refused with such a maker."""
+    from ase_rm.errors import ConfigError
+    from ase_rm.rss import random_start
+
+    class ByIndex:
+        takes_attempt = True
+
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def __call__(self, spec, composition, rng, volumes, *, attempt):  # type: ignore[no-untyped-def]
+            self.seen.append(attempt)
+            atoms = random_start(spec, composition, rng, volumes)
+            atoms.info["from_attempt"] = attempt
+            return atoms
+
+    potential, meta = load_potential(tiny_checkpoint, dtype=torch.float64)
+    att = attempts_for(expand_compositions("C2N2"), FAST_CRYSTAL, 3)
+    maker = ByIndex()
+    made = search(potential, att, FAST_CRYSTAL, seed=4, element_volumes=meta["volume_fit"], start_maker=maker)
+    assert sorted(maker.seen) == [0, 1, 2] and [a.info["from_attempt"] for a in made] == [0, 1, 2]
+    with pytest.raises(ConfigError, match="takes_attempt"):
+        search(potential, att, FAST_CRYSTAL, seed=4, element_volumes=meta["volume_fit"], start_maker=ByIndex(),
+               best_of=2)
+
+
 def test_cli_generate_molecule_crystal_and_diamond(tiny_checkpoint: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     mol = tmp_path / "mol.extxyz"

@@ -65,7 +65,9 @@ def stage_options(stage: Stage) -> RelaxOptions:
 
 StartMaker = Callable[[StartSpec, Composition, np.random.Generator, Mapping[int | str, float] | None], Atoms]
 """What makes one start: ``(spec, composition, rng, element_volumes) -> Atoms``,
-the signature of :func:`ase_rm.rss.random_start` (the default)."""
+the signature of :func:`ase_rm.rss.random_start` (the default). A maker with a true
+``takes_attempt`` attribute is also given ``attempt=`` (the attempt's index), e.g. to
+start attempt k from the k-th of a ranked list of templates."""
 
 
 def make_start(
@@ -73,7 +75,11 @@ def make_start(
     start_maker: StartMaker | None = None,
 ) -> Atoms:
     rng = np.random.default_rng([seed, attempt.index])
-    atoms = (start_maker or random_start)(attempt.start, attempt.composition, rng, element_volumes)
+    if getattr(start_maker, "takes_attempt", False):
+        atoms = start_maker(attempt.start, attempt.composition, rng, element_volumes,  # type: ignore[call-arg, misc]
+                            attempt=attempt.index)
+    else:
+        atoms = (start_maker or random_start)(attempt.start, attempt.composition, rng, element_volumes)
     atoms.info[keys.RM_ATTEMPT] = attempt.index
     atoms.info[keys.RM_FORMULA] = format_formula(attempt.composition)
     return atoms
@@ -281,6 +287,9 @@ def search(
     attempts = list(attempts)[rank::world]
     if best_of > 1 and rank_by in MOLECULE_RANKINGS and any(a.start.kind != "molecule" for a in attempts):
         raise ConfigError(f"rank_by={rank_by!r} screens molecules; these attempts have crystal starts")
+    if best_of > 1 and getattr(start_maker, "takes_attempt", False):
+        raise ConfigError("best_of > 1 renumbers the relaxations, so it cannot be used with a start maker "
+                          "that picks its start by attempt index (takes_attempt)")
     path, done = _output(out, attempts, resume, rank, world)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))

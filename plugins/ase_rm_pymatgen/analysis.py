@@ -44,10 +44,19 @@ ANGLE_TOLERANCE = 5.0
 @contextmanager
 def quiet_spglib() -> Iterator[None]:
     """Silence spglib >= 2.5's DeprecationWarning about its old error handling, raised on every
-    call that pymatgen makes (pymatgen's issue, not the caller's); other warnings pass."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Set OLD_ERROR_HANDLING", category=DeprecationWarning)
-        yield
+    call that pymatgen makes (pymatgen's issue, not the caller's), and the C library's lines on
+    stderr for cells it cannot symmetrise ("spglib: ... failed"; unless SPGLIB_WARNING is set);
+    other warnings pass."""
+    set_here = "SPGLIB_WARNING" not in os.environ
+    if set_here:
+        os.environ["SPGLIB_WARNING"] = "OFF"  # read by the C library at each warning
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Set OLD_ERROR_HANDLING", category=DeprecationWarning)
+            yield
+    finally:
+        if set_here:
+            os.environ.pop("SPGLIB_WARNING", None)
 
 
 def _as_pymatgen(structure: Structure | Molecule | Atoms) -> Structure | Molecule:

@@ -35,6 +35,7 @@ from ase_rm.keys import RM_ATTEMPT, RM_FORMULA
 from ase_rm.rss import Attempt, Protocol, format_formula, get_protocol, parse_formula, search
 
 from .convert import ModelLike, load_model
+from .templates import TemplateLibrary, TemplateStarts
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,18 @@ def composition_attempts(compositions: Sequence[str], protocol: Protocol, n: int
     ]
 
 
-def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "random") -> dict[str, Any]:
-    """What decides the results: seed, protocol, starts, and the checkpoint (name and SHA-256 of its file)."""
+def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "random",
+              templates: TemplateLibrary | None = None) -> dict[str, Any]:
+    """What decides the results: seed, protocol, starts (and their template file), and the
+    checkpoint (name and SHA-256 of its file)."""
     name = digest = None
     if not isinstance(model, RMCalculator):
         path = resolve(model)
         name, digest = str(model), hashlib.sha256(path.read_bytes()).hexdigest()
     manifest = {"seed": seed, "protocol": protocol.to_dict(), "starts": starts, "model": name, "model_sha256": digest}
+    if templates is not None:
+        manifest["templates"] = templates.source
+        manifest["templates_sha256"] = templates.digest
     return json.loads(json.dumps(manifest))
 
 
@@ -101,6 +107,8 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
         old.setdefault("starts", "random")  # manifests written before starts were a choice
         old["protocol"] = _normalised(old.get("protocol"))  # written before a field (e.g. Stage.accept) existed
         changed = [k for k in ("seed", "protocol", "starts") if old.get(k) != manifest[k]]
+        if old.get("templates_sha256") != manifest.get("templates_sha256"):
+            changed.append("template file")
         if None not in (old.get("model_sha256"), manifest["model_sha256"]) and \
                 old["model_sha256"] != manifest["model_sha256"]:
             changed.append("model")
@@ -127,6 +135,7 @@ def generate_compositions(
     device: str = "cpu",
     progress: bool = False,
     starts: str = "random",
+    templates: str | os.PathLike[str] | TemplateLibrary | None = None,
 ) -> dict[str, list[Atoms]]:
     """``n`` relaxed random structures per composition, appended to ``out``, resuming what is there.
 
@@ -144,7 +153,11 @@ def generate_compositions(
             start), "symmetric" (random space groups, drawn uniformly;
             :class:`.symmetric.SymmetricStarts`, needs PyXtal), "symmetric-mp20"
             (drawn as often as they occur in MP-20) or "mixed" (each attempt
-            random or symmetric, with probability 1/2).
+            random or symmetric, with probability 1/2), or "template" (known
+            structure types of ``templates`` with the target's elements;
+            :class:`.templates.TemplateStarts`).
+        templates: with ``starts="template"``: the known structures (a file
+            :func:`ase_rm.read_structures` reads, e.g. the model's training set).
 
     Returns:
         ``{canonical formula: [Atoms of attempt 0..n-1]}`` with ``rm_energy`` (eV),
@@ -158,8 +171,17 @@ def generate_compositions(
     attempts = composition_attempts(compositions, proto, n)
     from .symmetric import start_maker  # here: `python -m ase_rm_pymatgen.symmetric` runs it as __main__
 
-    maker = start_maker(starts)
-    _check_manifest(path, _manifest(model, proto, seed, starts))
+    library = None
+    if starts == "template":
+        if templates is None:
+            raise RMError("template starts need a template file (templates=, or ase-rm csp --templates FILE)")
+        library = templates if isinstance(templates, TemplateLibrary) else TemplateLibrary.from_file(templates)
+        maker: Any = TemplateStarts(library, ATTEMPT_STRIDE)
+    elif templates is not None:
+        raise RMError(f"templates are only used with starts='template', not {starts!r}")
+    else:
+        maker = start_maker(starts)
+    _check_manifest(path, _manifest(model, proto, seed, starts, library))
     potential, meta = load_model(model, device=device)
     results = search(potential, attempts, proto, seed=seed, element_volumes=meta.get("volume_fit") or None,
                      out=path, resume=True, max_atoms_per_batch=max_atoms_per_batch, progress=progress,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ase_rm import RMError
+
 from .cli import _require
 from .symmetric import STARTS
 
@@ -48,7 +50,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="random: the protocol's start (space group P1); symmetric: atoms on the Wyckoff sites "
                         "of a random space group (PyXtal tables), scaled to the same volume; symmetric-mp20: "
                         "space groups drawn as often as they occur in MP-20; mixed: random or symmetric, "
-                        "1/2 each")
+                        "1/2 each; template: known structure types of --templates with the target's "
+                        "elements, the most alike in chemistry first (then random)")
+    p.add_argument("--templates", metavar="FILE",
+                   help="with --starts template: known crystals to take structure types from (any file "
+                        "ase_rm.read_structures reads, e.g. the model's training set "
+                        "shared/data/mp20_train_partial.csv.gz)")
     p.add_argument("--no-ground-truth-check", action="store_true",
                    help="skip relaxing each ground truth on E~ (columns gt_minimum: it stays a match, i.e. E~ "
                         "has a basin there; gt_rms; gt_rank: where its E~ per atom ranks among the attempts)")
@@ -59,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
     _require("pymatgen", "pymatgen")
     from .csp import read_csp_targets, run_csp
 
+    if (args.starts == "template") != (args.templates is not None):
+        raise RMError("--starts template and --templates FILE go together")
     targets = read_csp_targets(args.compositions)  # fail on a bad file before loading anything else
     result = run_csp(args.model, targets, args.out, n=args.n, seed=args.seed, top=args.top,
                      protocol=args.protocol, max_steps=args.max_steps, max_atoms_per_batch=args.batch_atoms,
                      device=args.device, progress=not args.no_progress and sys.stderr.isatty(),
-                     starts=args.starts, check_ground_truth=not args.no_ground_truth_check)
+                     starts=args.starts, check_ground_truth=not args.no_ground_truth_check,
+                     templates=args.templates)
     print(result.table())
     print(f"tables written to {', '.join(str(p) for p in result.files)}")
     converged = sum(r["n_matched_converged"] > 0 for r in result.rows)

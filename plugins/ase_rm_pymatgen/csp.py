@@ -397,6 +397,7 @@ def run_csp(
     progress: bool = False,
     starts: str = "random",
     check_ground_truth: bool = True,
+    templates: str | os.PathLike[str] | None = None,
 ) -> CSPResult:
     """The CSP benchmark: generate (resuming ``out_dir/generated.extxyz``), match, write the tables.
 
@@ -414,12 +415,14 @@ def run_csp(
         progress: progress bars for generation and matching.
         starts: one of :data:`.symmetric.STARTS` (see :func:`.campaign.generate_compositions`).
         check_ground_truth: add the ground-truth check columns (see the module doc).
+        templates: the structure file of ``starts="template"`` (:mod:`.templates`).
     """
     ks = _check_top(top)
     found = read_csp_targets(targets) if isinstance(targets, (str, os.PathLike)) else list(targets)
     proto = resolve_protocol(protocol, max_steps)
     generated = generate_compositions(model, [t.composition for t in found], Path(out_dir) / "generated.extxyz", n,
-                                      seed, proto, max_atoms_per_batch, device, progress, starts)
+                                      seed, proto, max_atoms_per_batch, device, progress, starts,
+                                      templates)
     truths = relax_ground_truths(model, found, proto, device=device, max_atoms_per_batch=max_atoms_per_batch) \
         if check_ground_truth else None
     result = evaluate_csp(found, generated, ks, progress=progress, ground_truths=truths)

@@ -36,11 +36,13 @@ from ase.neighborlist import neighbor_list
 from ase_rm import RMError
 from ase_rm.rss import StartMaker, StartSpec, composition_numbers, random_start, start_volume
 
-STARTS = ("random", "symmetric", "symmetric-mp20", "mixed")
+STARTS = ("random", "symmetric", "symmetric-mp20", "mixed", "template")
 """Kinds of crystal start: the protocol's plain random start; :class:`SymmetricStarts`
 with the compatible space groups drawn uniformly, or in proportion to their counts in
 the MP-20 training file (:data:`MP20_PRIOR`); or each attempt one of random and
-symmetric with probability 1/2 (``SymmetricStarts(fraction=0.5)``)."""
+symmetric with probability 1/2 (``SymmetricStarts(fraction=0.5)``); or known structure
+types with the target's elements (:class:`.templates.TemplateStarts`, which needs a
+template file)."""
 START_KIND = "rm_start"
 """atoms.info key: "symmetric" or "random" (the fallback)."""
 START_SPACEGROUP = "rm_start_spacegroup"
@@ -284,6 +286,8 @@ def start_maker(starts: str) -> StartMaker | None:
     """The :data:`ase_rm.rss.StartMaker` of one of :data:`STARTS` (None: the plain start)."""
     if starts not in STARTS:
         raise RMError(f"starts must be one of {', '.join(STARTS)}, not {starts!r}")
+    if starts == "template":
+        raise RMError("template starts need a template file (ase-rm csp --templates FILE)")
     if starts == "symmetric-mp20":
         return SymmetricStarts(group_weights=load_group_prior("mp20"))
     return {"random": None, "symmetric": SymmetricStarts(), "mixed": SymmetricStarts(fraction=0.5)}[starts]
