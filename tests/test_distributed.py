@@ -256,3 +256,33 @@ def test_killing_generate_workers_stops_its_ranks(tiny_checkpoint: Path, tmp_pat
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
     assert ase.io.read(part, ":")  # the frames written before the kill read back
+
+
+def test_a_group_the_package_opens_is_destroyed_at_exit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dist.from_env registers close_process_group with atexit when it opens the
+    group (an undestroyed gloo group can abort a rank at interpreter teardown)."""
+    import atexit
+
+    import torch.distributed as dist
+
+    from ase_rm.train import distributed
+
+    real_init = dist.init_process_group
+    registered: list[object] = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(  # a real one-rank group stands in for the launcher's world
+        dist, "init_process_group",
+        lambda backend: real_init(backend, init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1),
+    )
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not dist.is_initialized()
+    try:
+        assert distributed.Dist.from_env().world == 1
+        assert registered == [distributed.close_process_group]
+        assert dist.is_initialized()
+        distributed.close_process_group()
+        assert not dist.is_initialized()
+        distributed.close_process_group()  # a second call is a no-op
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

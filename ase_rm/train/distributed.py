@@ -7,6 +7,7 @@ optimiser sees the same global batch as a single process would.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import os
 import warnings
@@ -20,6 +21,14 @@ from ..data import Batch
 
 REDUCED_KEYS = ("frames", "atoms", "f_sq", "f_abs", "f_n", "s_sq", "s_n")
 """Every key a rank may hold, so that all ranks reduce the same vector."""
+
+
+def close_process_group() -> None:
+    """Destroy the default process group if one is up (a no-op otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 @dataclass
@@ -39,6 +48,10 @@ class Dist:
         if not dist.is_initialized():
             backend = "nccl" if torch.cuda.is_available() and os.environ.get("RM_DIST_BACKEND") != "gloo" else "gloo"
             dist.init_process_group(backend=backend)
+            # Gloo's worker threads outlive an undestroyed group and can abort
+            # the rank at interpreter teardown ("terminate called without an
+            # active exception", SIGABRT, seen once in CI): destroy it first.
+            atexit.register(close_process_group)
         return cls(rank=dist.get_rank(), world=dist.get_world_size())
 
     @property
