@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from ase.build import bulk
 pytest.importorskip("pymatgen")
 pytest.importorskip("spglib")
 
-from ase_rm_pymatgen import to_pymatgen  # noqa: E402
+from ase_rm_pymatgen import read_csp_targets, to_pymatgen  # noqa: E402
 from ase_rm_pymatgen.campaign import generate_compositions  # noqa: E402
 from ase_rm_pymatgen.templates import (  # noqa: E402
     START_KIND,
@@ -33,7 +34,7 @@ from ase_rm import RMError  # noqa: E402
 from ase_rm.cli.main import main  # noqa: E402
 from ase_rm.rss import Stage, composition_numbers, get_protocol, parse_formula  # noqa: E402
 
-from .test_pymatgen_csp import QUICK, rocksalt, write_targets  # noqa: E402
+from .test_pymatgen_csp import QUICK, rocksalt, run_script, write_targets  # noqa: E402
 
 MATCHER = StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10)
 VOLUMES = {3: 20.0, 11: 24.0, 16: 25.0, 17: 25.0}
@@ -188,3 +189,60 @@ def test_quiet_spglib_turns_the_c_warnings_off_for_the_block(monkeypatch: pytest
     with quiet_spglib():
         assert os.environ["SPGLIB_WARNING"] == "ON"
     assert os.environ["SPGLIB_WARNING"] == "ON"
+
+
+def _cif(atoms: Atoms) -> str:
+    return str(to_pymatgen(atoms).to(fmt="cif"))
+
+
+def test_template_rules_script_finds_the_type_each_rule_puts_first(tmp_path: Path) -> None:
+    """experiments/mp20/template_rules.py, no relaxation. KCl (rock salt): KBr is the most alike
+    template and a rock salt, so similarity and frequency (two rock salts in the library) start
+    with it. CsBr (CsCl type): CsCl is the most alike (0.5 against 1.0 for KBr), but the rock-salt
+    types are the most frequent, so frequency reaches CsCl third. KBr (rock salt): its own formula
+    is left out, and CsCl (1.5) is more alike than NaF (2.5), so similarity matches second."""
+    templates = tmp_path / "templates.extxyz"
+    ase.io.write(templates, library_atoms())
+    truths = {"KCl": bulk("KCl", "rocksalt", a=6.3), "CsBr": bulk("CsBr", "cesiumchloride", a=4.3),
+              "KBr": bulk("KBr", "rocksalt", a=6.6)}
+    targets = write_targets(tmp_path / "targets.csv",
+                            [{"composition": k, "cif": _cif(v)} for k, v in truths.items()])
+    out = run_script("template_rules.py", str(targets), str(templates), "--n", "4")
+    rows = {line.split("|")[1].strip(): [x.strip() for x in line.strip("|").split("|")[1:]]
+            for line in out.splitlines() if line.startswith("| ") and not line.startswith("| composition")}
+    header = next(line for line in out.splitlines() if line.startswith("| composition"))
+    rules = [x.strip() for x in header.strip("|").split("|")[2:]]
+    assert rules == ["random", "frequency", "similarity", "freqsim"]
+    first = {k: dict(zip(rules, rows[k][1:], strict=True)) for k in truths}
+    assert first["KCl"]["similarity"] == "0" and first["KCl"]["frequency"] == "0"
+    assert first["CsBr"]["similarity"] == "0" and first["CsBr"]["frequency"] == "2"
+    assert first["KBr"]["similarity"] == "1"
+    assert rows["similarity"] == ["2/3", "3/3", "3/3"]  # first start, first 5, first n = 4
+    assert rows["frequency"] == ["1/3", "3/3", "3/3"]
+
+
+def test_val_targets_script_keeps_new_formulas_of_the_asked_size(tmp_path: Path) -> None:
+    """experiments/mp20/val_targets.py: one row per new reduced formula, 2-3 elements, 4-20 atoms."""
+    import importlib.util
+
+    path = Path(__file__).parents[2] / "experiments" / "mp20" / "val_targets.py"
+    spec = importlib.util.spec_from_file_location("val_targets", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    structures = {"nacl": bulk("NaCl", "rocksalt", a=5.6, cubic=True),  # kept
+                  "nacl2": bulk("NaCl", "rocksalt", a=5.7, cubic=True),  # the same reduced formula
+                  "kbr": bulk("KBr", "rocksalt", a=6.6, cubic=True),  # in the train file
+                  "cu": bulk("Cu", "fcc", a=3.6, cubic=True),  # one element
+                  "lif": bulk("LiF", "rocksalt", a=4.0),  # 2 atoms
+                  "zns": bulk("ZnS", "zincblende", a=5.4, cubic=True)}  # kept
+    val = [{"material_id": k, "cif": _cif(v)} for k, v in structures.items()]
+    kept = module.draw_targets(val, {"KBr"}, n=10, seed=0)
+    assert sorted(r["material_id"] for r in kept if r["material_id"] != "nacl2") == ["nacl", "zns"]
+    assert len(kept) == 2 and {r["composition"] for r in kept} == {"Na4Cl4", "Zn4S4"}
+    assert len(module.draw_targets(val, {"KBr"}, n=1, seed=0)) == 1
+    write_targets(tmp_path / "val.csv", val)
+    with gzip.open(tmp_path / "train.csv.gz", "wt") as fh:
+        fh.write("pretty_formula,cif\nKBr,x\n")
+    module.main([str(tmp_path / "val.csv"), str(tmp_path / "train.csv.gz"), str(tmp_path / "out.csv")])
+    assert sorted(t.reduced_formula for t in read_csp_targets(tmp_path / "out.csv")) == ["NaCl", "ZnS"]
