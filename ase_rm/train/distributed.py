@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import inspect
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +24,20 @@ REDUCED_KEYS = ("frames", "atoms", "f_sq", "f_abs", "f_n", "s_sq", "s_n")
 """Every key a rank may hold, so that all ranks reduce the same vector."""
 
 
-def close_process_group() -> None:
-    """Destroy the default process group if one is up (a no-op otherwise)."""
+def close_process_group(settle: float = 0.1) -> None:
+    """Destroy the default process group if one is up (a no-op otherwise).
+
+    Registered with atexit by :meth:`Dist.from_env`. A gloo worker thread frees a
+    finished collective's tensors after the caller has moved on, and that takes
+    the GIL: if the interpreter is finalising by then, the thread is killed and
+    the rank aborts ("terminate called without an active exception", SIGABRT;
+    seen in CI, 2 in 40 runs on an oversubscribed machine). So first sleep
+    ``settle`` seconds with the GIL released, while the interpreter is whole.
+    """
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        time.sleep(settle)
         dist.destroy_process_group()
 
 
@@ -48,10 +58,7 @@ class Dist:
         if not dist.is_initialized():
             backend = "nccl" if torch.cuda.is_available() and os.environ.get("RM_DIST_BACKEND") != "gloo" else "gloo"
             dist.init_process_group(backend=backend)
-            # Gloo's worker threads outlive an undestroyed group and can abort
-            # the rank at interpreter teardown ("terminate called without an
-            # active exception", SIGABRT, seen once in CI): destroy it first.
-            atexit.register(close_process_group)
+            atexit.register(close_process_group)  # before the interpreter finalises
         return cls(rank=dist.get_rank(), world=dist.get_world_size())
 
     @property
