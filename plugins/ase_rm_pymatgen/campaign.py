@@ -77,7 +77,7 @@ def composition_attempts(compositions: Sequence[str], protocol: Protocol, n: int
 
 
 def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "random",
-              templates: TemplateLibrary | None = None) -> dict[str, Any]:
+              templates: TemplateLibrary | None = None, template_volume: str = "fit") -> dict[str, Any]:
     """What decides the results: seed, protocol, starts (and their template file), and the
     checkpoint (name and SHA-256 of its file)."""
     name = digest = None
@@ -88,6 +88,8 @@ def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "ra
     if templates is not None:
         manifest["templates"] = templates.source
         manifest["templates_sha256"] = templates.digest
+        if template_volume != "fit":  # manifests written before the choice existed used the fit
+            manifest["template_volume"] = template_volume
     return json.loads(json.dumps(manifest))
 
 
@@ -109,6 +111,8 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
         changed = [k for k in ("seed", "protocol", "starts") if old.get(k) != manifest[k]]
         if old.get("templates_sha256") != manifest.get("templates_sha256"):
             changed.append("template file")
+        if old.get("template_volume") != manifest.get("template_volume"):
+            changed.append("template volume")
         if None not in (old.get("model_sha256"), manifest["model_sha256"]) and \
                 old["model_sha256"] != manifest["model_sha256"]:
             changed.append("model")
@@ -135,7 +139,7 @@ def generate_compositions(
     device: str = "cpu",
     progress: bool = False,
     starts: str = "random",
-    templates: str | os.PathLike[str] | TemplateLibrary | None = None,
+    templates: str | os.PathLike[str] | TemplateLibrary | TemplateStarts | None = None,
 ) -> dict[str, list[Atoms]]:
     """``n`` relaxed random structures per composition, appended to ``out``, resuming what is there.
 
@@ -157,7 +161,9 @@ def generate_compositions(
             structure types of ``templates`` with the target's elements;
             :class:`.templates.TemplateStarts`).
         templates: with ``starts="template"``: the known structures (a file
-            :func:`ase_rm.read_structures` reads, e.g. the model's training set).
+            :func:`ase_rm.read_structures` reads, e.g. the model's training set),
+            a :class:`.templates.TemplateLibrary`, or a :class:`.templates.TemplateStarts`
+            (its options, e.g. ``volume="template"``; its stride must be ``ATTEMPT_STRIDE``).
 
     Returns:
         ``{canonical formula: [Atoms of attempt 0..n-1]}`` with ``rm_energy`` (eV),
@@ -175,13 +181,20 @@ def generate_compositions(
     if starts == "template":
         if templates is None:
             raise RMError("template starts need a template file (templates=, or ase-rm csp --templates FILE)")
-        library = templates if isinstance(templates, TemplateLibrary) else TemplateLibrary.from_file(templates)
-        maker: Any = TemplateStarts(library, ATTEMPT_STRIDE)
+        if isinstance(templates, TemplateStarts):
+            if templates.stride != ATTEMPT_STRIDE:
+                raise RMError(f"a TemplateStarts for this campaign needs stride ATTEMPT_STRIDE ({ATTEMPT_STRIDE})")
+            maker: Any = templates
+        else:
+            maker = TemplateStarts(templates if isinstance(templates, TemplateLibrary)
+                                   else TemplateLibrary.from_file(templates), ATTEMPT_STRIDE)
+        library = maker.library
     elif templates is not None:
         raise RMError(f"templates are only used with starts='template', not {starts!r}")
     else:
         maker = start_maker(starts)
-    _check_manifest(path, _manifest(model, proto, seed, starts, library))
+    _check_manifest(path, _manifest(model, proto, seed, starts, library,
+                                    maker.volume if isinstance(maker, TemplateStarts) else "fit"))
     potential, meta = load_model(model, device=device)
     results = search(potential, attempts, proto, seed=seed, element_volumes=meta.get("volume_fit") or None,
                      out=path, resume=True, max_atoms_per_batch=max_atoms_per_batch, progress=progress,

@@ -50,6 +50,7 @@ from .campaign import attempt_number, canonical_formula, generate_compositions, 
 from .convert import ModelLike, load_model, to_atoms, to_pymatgen
 from .reference import paper_matcher, parse_cif, read_table
 from .tables import format_markdown, format_text, write_rows
+from .templates import TemplateLibrary, TemplateStarts
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +398,7 @@ def run_csp(
     progress: bool = False,
     starts: str = "random",
     check_ground_truth: bool = True,
-    templates: str | os.PathLike[str] | None = None,
+    templates: str | os.PathLike[str] | TemplateLibrary | TemplateStarts | None = None,
 ) -> CSPResult:
     """The CSP benchmark: generate (resuming ``out_dir/generated.extxyz``), match, write the tables.
 
@@ -415,7 +416,8 @@ def run_csp(
         progress: progress bars for generation and matching.
         starts: one of :data:`.symmetric.STARTS` (see :func:`.campaign.generate_compositions`).
         check_ground_truth: add the ground-truth check columns (see the module doc).
-        templates: the structure file of ``starts="template"`` (:mod:`.templates`).
+        templates: with ``starts="template"``: the structure file, a library or a
+            configured TemplateStarts (see :func:`.campaign.generate_compositions`).
     """
     ks = _check_top(top)
     found = read_csp_targets(targets) if isinstance(targets, (str, os.PathLike)) else list(targets)

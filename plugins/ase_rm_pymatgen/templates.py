@@ -215,6 +215,10 @@ def _compact_repeat(lengths: np.ndarray, factor: int) -> tuple[int, int, int]:
     return best[1]
 
 
+TEMPLATE_VOLUMES = ("fit", "template")
+"""Where a template start's volume comes from (:class:`TemplateStarts`)."""
+
+
 class TemplateStarts:
     """A :data:`ase_rm.rss.StartMaker` whose attempt k of a composition starts from
     the k-th distinct structure type of a :class:`TemplateLibrary` (module doc).
@@ -225,6 +229,10 @@ class TemplateStarts:
             (:data:`.campaign.ATTEMPT_STRIDE`); k picks the template.
         exclude_same_formula: skip templates whose reduced formula is the target's
             (to measure prediction by analogy only).
+        volume: ``"fit"``: the protocol's start volume (the checkpoint's per-element
+            fit); ``"template"``: the template's own volume, times the ratio of the
+            fitted volumes of the target's and the template's elements (the fit
+            where an element has no fitted volume, or the protocol sets a volume).
 
     Attempts past the last distinct type, and molecule specs, get the plain start.
     """
@@ -232,10 +240,14 @@ class TemplateStarts:
     takes_attempt = True
     """:func:`ase_rm.rss.search` passes ``attempt=`` (the attempt index) to makers that say so."""
 
-    def __init__(self, library: TemplateLibrary, stride: int, exclude_same_formula: bool = False) -> None:
+    def __init__(self, library: TemplateLibrary, stride: int, exclude_same_formula: bool = False,
+                 volume: str = "fit") -> None:
         if stride < 1:
             raise ValueError(f"stride must be >= 1, not {stride}")
+        if volume not in TEMPLATE_VOLUMES:
+            raise ValueError(f"volume must be one of {TEMPLATE_VOLUMES}, not {volume!r}")
         self.library, self.stride, self.exclude_same_formula = library, int(stride), bool(exclude_same_formula)
+        self.volume = volume
 
     def __call__(self, spec: StartSpec, composition: object, rng: np.random.Generator,
                  element_volumes: Mapping[int | str, float] | None = None, *, attempt: int = 0) -> Atoms:
@@ -245,8 +257,24 @@ class TemplateStarts:
             k = attempt % self.stride
             if k < len(ranked):
                 volume = start_volume(spec, numbers, rng, element_volumes)
+                if self.volume == "template" and element_volumes and spec.volume_per_atom is None \
+                        and spec.volume_range is None:
+                    volume = self._template_volume(ranked[k], len(numbers), element_volumes, volume)
                 return self.library.build(ranked[k], len(numbers), volume)
         atoms = random_start(spec, composition, rng, element_volumes)  # type: ignore[arg-type]
         if spec.kind == "crystal":
             atoms.info[START_KIND] = "random"
         return atoms
+
+    def _template_volume(self, candidate: Candidate, n_atoms: int, element_volumes: Mapping[int | str, float],
+                         fitted: float) -> float:
+        """The template's volume for ``n_atoms``, scaled by fit(target) / fit(template elements)."""
+        from ase_rm.rss import StartError, target_volume
+
+        atoms = self.library.structures[candidate.template]
+        factor = n_atoms // len(atoms)
+        try:
+            own = target_volume(np.tile(atoms.numbers, factor), element_volumes=element_volumes)
+        except StartError:  # an element of the template without a fitted volume
+            return fitted
+        return float(atoms.get_volume()) * factor * fitted / own

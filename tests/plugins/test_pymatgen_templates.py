@@ -246,3 +246,60 @@ def test_val_targets_script_keeps_new_formulas_of_the_asked_size(tmp_path: Path)
         fh.write("pretty_formula,cif\nKBr,x\n")
     module.main([str(tmp_path / "val.csv"), str(tmp_path / "train.csv.gz"), str(tmp_path / "out.csv")])
     assert sorted(t.reduced_formula for t in read_csp_targets(tmp_path / "out.csv")) == ["NaCl", "ZnS"]
+
+
+def test_template_volume_scales_the_templates_own_volume_by_the_fit() -> None:
+    """volume="template": KBr's cell (a = 6.6, 71.9 Å^3 per 2 atoms) times 2 for Na2Cl2, times
+    fit(Na2Cl2) / fit(K2Br2); the fit where an element has no fitted volume or the protocol
+    sets the volume."""
+    lib = TemplateLibrary(library_atoms())
+    spec = get_protocol("crystal").start
+    comp = parse_formula("Na2Cl2")
+    starts = TemplateStarts(lib, stride=100, volume="template")
+    volumes = {11: 24.0, 17: 25.0, 19: 40.0, 35: 30.0}
+    atoms = starts(spec, comp, np.random.default_rng(0), volumes, attempt=0)
+    assert atoms.info[START_TEMPLATE] == "kbr"
+    assert atoms.get_volume() == pytest.approx(2 * 6.6**3 / 4 * (2 * 49.0) / (2 * 70.0))
+    fit = TemplateStarts(lib, stride=100)(spec, comp, np.random.default_rng(0), volumes, attempt=0)
+    assert fit.get_volume() == pytest.approx(98.0)
+    no_k = starts(spec, comp, np.random.default_rng(0), {11: 24.0, 17: 25.0, 35: 30.0}, attempt=0)
+    assert no_k.get_volume() == pytest.approx(98.0)
+    fixed = starts(replace(spec, volume_per_atom=30.0), comp, np.random.default_rng(0), volumes, attempt=0)
+    assert fixed.get_volume() == pytest.approx(120.0)
+    with pytest.raises(ValueError, match="volume must be one of"):
+        TemplateStarts(lib, stride=100, volume="cell")
+
+
+def test_campaign_takes_configured_template_starts(salt_checkpoint: Path, tmp_path: Path) -> None:
+    """A TemplateStarts (here volume="template") goes in as templates=; the manifest records its
+    volume choice, so resuming with the default is refused, as is another stride."""
+    from ase_rm_pymatgen.campaign import ATTEMPT_STRIDE
+
+    lib = TemplateLibrary(library_atoms())
+    out = tmp_path / "gen.extxyz"
+    quick = replace(QUICK, stages=(Stage(cell="full", fmax=0.05, max_steps=2, name="quick"),))
+    made = generate_compositions(salt_checkpoint, ["Na2Cl2"], out, n=1, protocol=quick, starts="template",
+                                 templates=TemplateStarts(lib, ATTEMPT_STRIDE, volume="template"))
+    assert made["Na2Cl2"][0].info[START_TEMPLATE] == "kbr"
+    assert json.loads(out.with_suffix(".json").read_text())["template_volume"] == "template"
+    with pytest.raises(RMError, match="different template volume"):
+        generate_compositions(salt_checkpoint, ["Na2Cl2"], out, n=1, protocol=quick, starts="template",
+                              templates=lib)
+    with pytest.raises(RMError, match="needs stride ATTEMPT_STRIDE"):
+        generate_compositions(salt_checkpoint, ["Na2Cl2"], tmp_path / "b.extxyz", n=1, protocol=quick,
+                              starts="template", templates=TemplateStarts(lib, 7))
+    fit = tmp_path / "fit.extxyz"  # the default leaves the key out (as manifests before it)
+    generate_compositions(salt_checkpoint, ["Na2Cl2"], fit, n=1, protocol=quick, starts="template", templates=lib)
+    assert "template_volume" not in json.loads(fit.with_suffix(".json").read_text())
+
+
+def test_csp_template_volume_script(salt_checkpoint: Path, tmp_path: Path) -> None:
+    """experiments/mp20/csp_template_volume.py: a csp run whose manifest records the volume choice."""
+    templates = tmp_path / "templates.extxyz"
+    ase.io.write(templates, library_atoms())
+    targets = write_targets(tmp_path / "targets.csv", [{"composition": "Na2Cl2", "cif": rocksalt().to(fmt="cif")}])
+    out = run_script("csp_template_volume.py", str(salt_checkpoint), str(targets), str(templates),
+                     str(tmp_path / "run"), "--n", "2", "--max-steps", "2")
+    assert "Na2Cl2" in out and "(any of 2)" in out
+    manifest = json.loads((tmp_path / "run" / "generated.json").read_text())
+    assert manifest["starts"] == "template" and manifest["template_volume"] == "template"
