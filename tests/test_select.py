@@ -84,9 +84,9 @@ def test_best_of_blocks_keeps_the_best_of_each_block_of_consecutive_attempts(
         capsys.readouterr().out
 
 
-def _script(name: str):  # type: ignore[no-untyped-def]
-    """experiments/qm7b/NAME.py as a module (a script, not part of the package)."""
-    path = Path(__file__).parents[1] / "experiments" / "qm7b" / f"{name}.py"
+def _script(name: str, folder: str = "qm7b"):  # type: ignore[no-untyped-def]
+    """experiments/FOLDER/NAME.py as a module (a script, not part of the package)."""
+    path = Path(__file__).parents[1] / "experiments" / folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

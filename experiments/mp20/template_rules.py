@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from ase_rm_pymatgen import paper_matcher, read_csp_targets, to_pymatgen
-from ase_rm_pymatgen.templates import Candidate, TemplateLibrary
+from ase_rm_pymatgen.templates import Candidate, TemplateLibrary, most_alike_first
 from pymatgen.core import Structure
 
 from ase_rm.rss import composition_numbers
@@ -61,7 +61,7 @@ def by_frequency(candidates: list[Candidate], rng: np.random.Generator) -> list[
 
 
 def by_similarity(candidates: list[Candidate], rng: np.random.Generator) -> list[Candidate]:
-    return [g[0] for g in sorted(_groups(candidates), key=lambda g: g[0].score)]
+    return most_alike_first(candidates)  # the shipped order, TemplateLibrary.ranked
 
 
 def by_freqsim(candidates: list[Candidate], rng: np.random.Generator) -> list[Candidate]:

@@ -77,7 +77,7 @@ def composition_attempts(compositions: Sequence[str], protocol: Protocol, n: int
 
 
 def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "random",
-              templates: TemplateLibrary | None = None, template_volume: str = "fit") -> dict[str, Any]:
+              templates: TemplateStarts | None = None) -> dict[str, Any]:
     """What decides the results: seed, protocol, starts (and their template file), and the
     checkpoint (name and SHA-256 of its file)."""
     name = digest = None
@@ -86,10 +86,10 @@ def _manifest(model: ModelLike, protocol: Protocol, seed: int, starts: str = "ra
         name, digest = str(model), hashlib.sha256(path.read_bytes()).hexdigest()
     manifest = {"seed": seed, "protocol": protocol.to_dict(), "starts": starts, "model": name, "model_sha256": digest}
     if templates is not None:
-        manifest["templates"] = templates.source
-        manifest["templates_sha256"] = templates.digest
-        if template_volume != "fit":  # manifests written before the choice existed used the fit
-            manifest["template_volume"] = template_volume
+        manifest["templates"] = templates.library.source
+        manifest["templates_sha256"] = templates.library.digest
+        if templates.volume != "fit":  # manifests written before the choice existed used the fit
+            manifest["template_volume"] = templates.volume
     return json.loads(json.dumps(manifest))
 
 
@@ -177,7 +177,7 @@ def generate_compositions(
     attempts = composition_attempts(compositions, proto, n)
     from .symmetric import start_maker  # here: `python -m ase_rm_pymatgen.symmetric` runs it as __main__
 
-    library = None
+    template_starts = None
     if starts == "template":
         if templates is None:
             raise RMError("template starts need a template file (templates=, or ase-rm csp --templates FILE)")
@@ -188,13 +188,12 @@ def generate_compositions(
         else:
             maker = TemplateStarts(templates if isinstance(templates, TemplateLibrary)
                                    else TemplateLibrary.from_file(templates), ATTEMPT_STRIDE)
-        library = maker.library
+        template_starts = maker
     elif templates is not None:
         raise RMError(f"templates are only used with starts='template', not {starts!r}")
     else:
         maker = start_maker(starts)
-    _check_manifest(path, _manifest(model, proto, seed, starts, library,
-                                    maker.volume if isinstance(maker, TemplateStarts) else "fit"))
+    _check_manifest(path, _manifest(model, proto, seed, starts, template_starts))
     potential, meta = load_model(model, device=device)
     results = search(potential, attempts, proto, seed=seed, element_volumes=meta.get("volume_fit") or None,
                      out=path, resume=True, max_atoms_per_batch=max_atoms_per_batch, progress=progress,

@@ -172,13 +172,7 @@ class TemplateLibrary:
         """One candidate per distinct structure type, the most alike in chemistry first (see the module doc)."""
         key = (*sorted(int(z) for z in numbers), -1 if exclude_same_formula else 0)
         if key not in self._ranked:
-            seen: set[tuple[object, ...]] = set()
-            best = []
-            for c in sorted(self.candidates(numbers, exclude_same_formula), key=lambda c: c.score):  # stable
-                if c.kind not in seen:
-                    seen.add(c.kind)
-                    best.append(c)
-            self._ranked[key] = best
+            self._ranked[key] = most_alike_first(self.candidates(numbers, exclude_same_formula))
         return self._ranked[key]
 
     def build(self, candidate: Candidate, n_atoms: int, volume: float) -> Atoms:
@@ -197,6 +191,17 @@ class TemplateLibrary:
         out.info[START_TEMPLATE] = self.name(candidate.template)
         out.info[START_TEMPLATE_FORMULA] = atoms.get_chemical_formula(empirical=True)
         return out
+
+
+def most_alike_first(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """One candidate per structure type, by score (stable: ties keep their order), lowest first."""
+    seen: set[tuple[object, ...]] = set()
+    best = []
+    for c in sorted(candidates, key=lambda c: c.score):
+        if c.kind not in seen:
+            seen.add(c.kind)
+            best.append(c)
+    return best
 
 
 def _compact_repeat(lengths: np.ndarray, factor: int) -> tuple[int, int, int]:
@@ -259,22 +264,22 @@ class TemplateStarts:
                 volume = start_volume(spec, numbers, rng, element_volumes)
                 if self.volume == "template" and element_volumes and spec.volume_per_atom is None \
                         and spec.volume_range is None:
-                    volume = self._template_volume(ranked[k], len(numbers), element_volumes, volume)
+                    volume = self._template_volume(ranked[k], element_volumes, volume)
                 return self.library.build(ranked[k], len(numbers), volume)
         atoms = random_start(spec, composition, rng, element_volumes)  # type: ignore[arg-type]
         if spec.kind == "crystal":
             atoms.info[START_KIND] = "random"
         return atoms
 
-    def _template_volume(self, candidate: Candidate, n_atoms: int, element_volumes: Mapping[int | str, float],
+    def _template_volume(self, candidate: Candidate, element_volumes: Mapping[int | str, float],
                          fitted: float) -> float:
-        """The template's volume for ``n_atoms``, scaled by fit(target) / fit(template elements)."""
+        """``fitted`` (the target cell's fit) times the template's volume over its own fit (the
+        ratio does not depend on the supercell), or ``fitted`` if an element has no fit."""
         from ase_rm.rss import StartError, target_volume
 
         atoms = self.library.structures[candidate.template]
-        factor = n_atoms // len(atoms)
         try:
-            own = target_volume(np.tile(atoms.numbers, factor), element_volumes=element_volumes)
+            own = target_volume(atoms.numbers, element_volumes=element_volumes)
         except StartError:  # an element of the template without a fitted volume
             return fitted
-        return float(atoms.get_volume()) * factor * fitted / own
+        return fitted * float(atoms.get_volume()) / own

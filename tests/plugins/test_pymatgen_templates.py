@@ -34,6 +34,7 @@ from ase_rm import RMError  # noqa: E402
 from ase_rm.cli.main import main  # noqa: E402
 from ase_rm.rss import Stage, composition_numbers, get_protocol, parse_formula  # noqa: E402
 
+from ..test_select import _script  # noqa: E402
 from .test_pymatgen_csp import QUICK, rocksalt, run_script, write_targets  # noqa: E402
 
 MATCHER = StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10)
@@ -223,13 +224,7 @@ def test_template_rules_script_finds_the_type_each_rule_puts_first(tmp_path: Pat
 
 def test_val_targets_script_keeps_new_formulas_of_the_asked_size(tmp_path: Path) -> None:
     """experiments/mp20/val_targets.py: one row per new reduced formula, 2-3 elements, 4-20 atoms."""
-    import importlib.util
-
-    path = Path(__file__).parents[2] / "experiments" / "mp20" / "val_targets.py"
-    spec = importlib.util.spec_from_file_location("val_targets", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script("val_targets", "mp20")
     structures = {"nacl": bulk("NaCl", "rocksalt", a=5.6, cubic=True),  # kept
                   "nacl2": bulk("NaCl", "rocksalt", a=5.7, cubic=True),  # the same reduced formula
                   "kbr": bulk("KBr", "rocksalt", a=6.6, cubic=True),  # in the train file
