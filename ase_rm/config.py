@@ -115,6 +115,12 @@ class ModelConfig(Config):
         hidden: MLP hidden sizes of the readout.
         cutoff_p: exponent p of the polynomial cutoff.
         trainable_bessel: train the Bessel frequencies w_n.
+        core_radius: radius r_c (Å) of a fixed, untrained core repulsion added
+            to E~: every pair closer than r_c adds core_energy (r_c/r - 1)^2
+            (zero, with zero slope, at r_c; unbounded as r -> 0). 0 switches it
+            off (the published model). It keeps a relaxation from fusing atoms
+            where the network extrapolates (docs/method.md, "core repulsion").
+        core_energy: its strength A, eV.
     """
 
     species: tuple[int, ...]
@@ -128,6 +134,8 @@ class ModelConfig(Config):
     hidden: tuple[int, ...] = (24, 12)
     cutoff_p: int = 2
     trainable_bessel: bool = True
+    core_radius: float = 0.0
+    core_energy: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.species:
@@ -140,6 +148,10 @@ class ModelConfig(Config):
             raise ConfigError("ModelConfig.numax must be 1, 2 or 3")
         if self.lmax < 0 or (self.numax == 3 and self.lmax < 2):
             raise ConfigError("ModelConfig.lmax must be >= 0 (>= 2 for numax 3)")
+        if not 0 <= self.core_radius < self.cutoff:
+            raise ConfigError("ModelConfig.core_radius must be in [0, cutoff)")
+        if self.core_energy < 0:
+            raise ConfigError("ModelConfig.core_energy must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -231,6 +243,20 @@ class TrainConfig(Config):
         compile: train through the torch.compile'd edge-gradient path of
             :class:`ase_rm.potential.Potential` (same numbers to round-off,
             about 1.8x faster steps on CPU after a one-off compile of minutes).
+        static_noise: draw each frame's noise once and reuse it every epoch
+            (the published recipe) instead of fresh noise every epoch.
+        energy_weight: weight wE of an energy-difference term (molecules):
+            E~(noisy) - E~(equilibrium) per atom against the label's energy
+            (k/2 |d|^2 plus the repulsion's), whose gradient the force labels
+            are. It teaches the depth of the basin, not only its slopes. Each
+            batch then also holds its frames' equilibrium structures.
+        signal: generation signal scorer ("" off; "converged", "molecules",
+            or "module:function": :mod:`ase_rm.train.signal`). With it, every
+            ``signal_every`` epochs the EMA model generates
+            ``signal_attempts`` structures for each of ``signal_compositions``
+            validation compositions (never those matching ``signal_exclude``
+            by heavy atoms); ``best.pt`` is then the model with the best
+            score and ``best_loss.pt`` the one with the lowest validation loss.
     """
 
     epochs: int = 100
@@ -252,8 +278,19 @@ class TrainConfig(Config):
     restarts: int = 1
     epoch_fraction: float = 1.0
     compile: bool = False
+    static_noise: bool = False
+    energy_weight: float = 0.0
+    signal: str = ""
+    signal_every: int = 1
+    signal_compositions: int = 6
+    signal_attempts: int = 16
+    signal_exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.signal_every < 1 or self.signal_compositions < 1 or self.signal_attempts < 1:
+            raise ConfigError("TrainConfig.signal_every, signal_compositions and signal_attempts must be >= 1")
+        if self.energy_weight < 0:
+            raise ConfigError("TrainConfig.energy_weight must be >= 0")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("TrainConfig.epochs and batch_size must be >= 1")
         if self.checkpoint_every < 0 or self.snapshot_every < 0:

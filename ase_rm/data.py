@@ -38,6 +38,11 @@ class Batch:
             (fewer frames than ranks): the batch repeats one frame of the global
             batch, and :func:`ase_rm.train.loss.batch_loss` weighs its loss by
             0 so that the rank still takes part in the gradient reduction.
+        energy: with references, (n_frames,) label energy of each noisy frame
+            relative to its equilibrium structure, eV; else None.
+        n_labelled: the graph's first n_labelled structures are the noisy
+            frames; with references, the next n_labelled are their equilibrium
+            structures (energy only), in the same order.
     """
 
     graph: Graph
@@ -46,26 +51,36 @@ class Batch:
     has_stress: torch.Tensor
     totals: tuple[float, float] | None = None
     placeholder: bool = False
+    energy: torch.Tensor | None = None
+    n_labelled: int = -1
 
     @property
     def n_frames(self) -> int:
-        return self.graph.n_structures
+        return self.graph.n_structures if self.n_labelled < 0 else self.n_labelled
 
 
 def collate(
-    noisy: Sequence[NoisyFrame], cutoff: float, dtype: torch.dtype, device: torch.device | str
+    noisy: Sequence[NoisyFrame], cutoff: float, dtype: torch.dtype, device: torch.device | str,
+    references: Sequence[Frame] | None = None,
 ) -> Batch:
-    """Build the graph and stack the targets of noisy frames."""
-    graph = build_graph([n.frame for n in noisy], cutoff, dtype, device)
+    """Build the graph and stack the targets of noisy frames; with
+    ``references`` (the equilibrium structure of each frame), they join the
+    graph after the frames, for the energy-difference loss."""
+    frames = [n.frame for n in noisy] + list(references or [])
+    graph = build_graph(frames, cutoff, dtype, device)
     forces = torch.from_numpy(np.concatenate([n.forces for n in noisy]))
     stress = np.stack([n.stress if n.stress is not None else np.zeros((3, 3)) for n in noisy])
     has = torch.tensor([n.stress is not None for n in noisy], device=device)
-    return Batch(
+    batch = Batch(
         graph,
         forces.to(device=device, dtype=dtype),
         torch.from_numpy(stress).to(device=device, dtype=dtype),
         has,
     )
+    if references is not None:
+        batch.n_labelled = len(noisy)
+        batch.energy = torch.tensor([n.energy for n in noisy], device=device, dtype=dtype)
+    return batch
 
 
 class NoisyDataset:
@@ -75,13 +90,19 @@ class NoisyDataset:
         structures: equilibrium structures (validated by the caller).
         noise: the noising recipe.
         seed: seed of all noise and ordering draws.
+        static: draw each frame's noise once (epoch 0's draw in every epoch,
+            the published recipe); the batch order still changes every epoch.
+        references: put each frame's equilibrium structure into its batch
+            (the energy-difference loss, TrainConfig.energy_weight).
     """
 
-    def __init__(self, structures: Sequence[Atoms], noise: NoiseConfig, seed: int) -> None:
+    def __init__(self, structures: Sequence[Atoms], noise: NoiseConfig, seed: int, static: bool = False,
+                 references: bool = False) -> None:
         self.frames = [Frame.from_atoms(a) for a in structures]
         self.atoms = np.array([len(f) for f in self.frames], dtype=np.int64)
         self.schedule = NoiseSchedule(noise, seed)
         self.seed = int(seed)
+        self.static, self.references = static, references
 
     def __len__(self) -> int:
         """Noisy frames per epoch."""
@@ -90,7 +111,13 @@ class NoisyDataset:
     def frame(self, index: int, epoch: int) -> NoisyFrame:
         fps = self.schedule.frames_per_structure
         m, k = divmod(int(index), fps)
-        return self.schedule.sample(self.frames[m], m, k, epoch)
+        return self.schedule.sample(self.frames[m], m, k, 0 if self.static else epoch)
+
+    def _collate(self, chunk: np.ndarray, epoch: int, cutoff: float, dtype: torch.dtype,
+                 device: torch.device | str) -> Batch:
+        noisy = [self.frame(i, epoch) for i in chunk]
+        refs = [self.frames[n.source] for n in noisy] if self.references else None
+        return collate(noisy, cutoff, dtype, device, refs)
 
     def epoch_size(self, fraction: float = 1.0) -> int:
         """Frames in an epoch that sees ``fraction`` of all noisy frames."""
@@ -134,11 +161,11 @@ class NoisyDataset:
         for b in range(start, n_batches(len(order), batch_size)):
             chunk = order[b * batch_size : (b + 1) * batch_size]
             if world <= 1:
-                yield collate([self.frame(i, epoch) for i in chunk], cutoff, dtype, device)
+                yield self._collate(chunk, epoch, cutoff, dtype, device)
                 continue
             atoms = self.atoms[chunk // fps]
             mine = balanced_shares(atoms, world)[rank]
-            batch = collate([self.frame(i, epoch) for i in chunk[mine if len(mine) else [0]]], cutoff, dtype, device)
+            batch = self._collate(chunk[mine if len(mine) else [0]], epoch, cutoff, dtype, device)
             batch.totals = (3.0 * float(atoms.sum()), 9.0 * len(chunk) if stress_labels else 0.0)
             batch.placeholder = len(mine) == 0
             yield batch

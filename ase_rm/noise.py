@@ -30,6 +30,10 @@ class NoisyFrame:
         level: noise level s.
         strain_scale: strain scale a (0 for molecules).
         source: index of the equilibrium structure.
+        energy: the label's energy relative to the equilibrium structure, eV:
+            k/2 sum |d|^2 plus the change of the repulsion energy (the forces
+            are its negative gradient, label noise aside). NaN for crystals
+            (their stress label has no energy here).
     """
 
     frame: Frame
@@ -39,6 +43,7 @@ class NoisyFrame:
     level: float
     strain_scale: float
     source: int
+    energy: float = float("nan")
 
 
 def strain_cell(
@@ -56,6 +61,11 @@ def strain_cell(
 
 def repulsion_forces(frame: Frame, cfg: NoiseConfig) -> np.ndarray:
     """Element-blind repulsion g(r) = m (1 - r^2/rc^2)^n over pairs r < rc, eV/Å."""
+    return repulsion(frame, cfg)[1]
+
+
+def repulsion(frame: Frame, cfg: NoiseConfig) -> tuple[float, np.ndarray]:
+    """The repulsion energy sum_(i<j) g(r_ij), eV, and its forces, eV/Å."""
     box = frame.cell if frame.pbc.any() else np.zeros((3, 3))
     nl = NeighborList(cutoff=max(cfg.repulsion_rc, SHORT_RANGE_LIST_CUTOFF), full_list=True)
     i, vec = nl.compute(frame.positions, box, frame.pbc.tolist(), quantities="iD")
@@ -65,13 +75,13 @@ def repulsion_forces(frame: Frame, cfg: NoiseConfig) -> np.ndarray:
     i, vec, r2 = i[close], vec[close], r2[close]
     out = np.zeros_like(frame.positions)
     if len(i) == 0:
-        return out
-    mag = (2.0 * cfg.repulsion_m * cfg.repulsion_n / rc2) * np.clip(1.0 - r2 / rc2, 0.0, None) ** (
-        cfg.repulsion_n - 1
-    )
+        return 0.0, out
+    base = np.clip(1.0 - r2 / rc2, 0.0, None)
+    energy = 0.5 * cfg.repulsion_m * float(np.sum(base**cfg.repulsion_n))  # a full list counts each pair twice
+    mag = (2.0 * cfg.repulsion_m * cfg.repulsion_n / rc2) * base ** (cfg.repulsion_n - 1)
     # vec = x_j - x_i, and the force on i points along x_i - x_j.
     np.add.at(out, i, -mag[:, None] * vec)
-    return out
+    return energy, out
 
 
 def noise_frame(
@@ -98,10 +108,15 @@ def noise_frame(
         frac = np.where(frame.pbc, np.round(frac), 0.0)
         disp = disp - frac @ cell
     noisy = Frame(positions + disp, frame.numbers.copy(), cell, frame.pbc.copy())
-    forces = -cfg.k * disp + repulsion_forces(noisy, cfg)
+    e_rep, f_rep = repulsion(noisy, cfg)
+    forces = -cfg.k * disp + f_rep
+    energy = float("nan")
+    if not crystal:
+        energy = 0.5 * cfg.k * float(np.sum(disp * disp)) + e_rep - repulsion(frame, cfg)[0]
     if cfg.label_noise and not crystal:
         forces = forces + cfg.label_noise * np.sqrt(level) * (rng.random((n, 3)) - 0.5)
-    return NoisyFrame(noisy, forces, stress, disp, float(level), float(strain_scale if crystal else 0.0), source)
+    return NoisyFrame(noisy, forces, stress, disp, float(level), float(strain_scale if crystal else 0.0), source,
+                      energy)
 
 
 class NoiseSchedule:

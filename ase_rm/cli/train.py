@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", metavar="MODEL",
                    help="start from this checkpoint's weights (path or shipped name): fine-tune it "
                    "(overrides the config's init)")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop after the epoch during which SECONDS have passed (resume later with --resume)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -36,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     command = "ase-rm " + " ".join(shlex.quote(a) for a in args.argv)
     result = train_from_config(
         cfg, resume=args.resume, progress=False if args.no_progress else None,
-        extra_summary={"command": command},
+        extra_summary={"command": command}, time_limit=args.time_limit,
     )
     if os.environ.get("RANK", "0") != "0":  # torchrun: only rank 0 reports
         return 0
     last = result.history[-1] if result.history else {}
     print(f"trained {len(result.history)} epochs in {cfg.out}")
     if last:
-        figures = ", ".join(f"{k}={last[k]:.4g}" for k in sorted(last) if k.startswith("val_"))
+        figures = ", ".join(f"{k}={last[k]:.4g}" for k in sorted(last) if k.startswith(("val_", "gen_")))
         print(f"last epoch: {figures}")
     print(f"best checkpoint: {result.best_checkpoint}")
     return 0

@@ -168,7 +168,21 @@ class Denoiser(nn.Module):
         feats = torch.stack([self.invariants.leading(x) for x in mixed.unbind(1)], dim=1)
         emb_r = self.receiver_embedding if self.config.separate_receiver else self.sender_embedding
         feats = feats * self._receiver_powers(emb_r[species])[:, None, :, :, None]
-        return self.readout(feats.permute(2, 1, 3, 4, 0).reshape(n_atoms, self.n_features))
+        atomic = self.readout(feats.permute(2, 1, 3, 4, 0).reshape(n_atoms, self.n_features))
+        if self.config.core_radius > 0:
+            atomic = atomic + self._core_repulsion(r, slots, degree, n_atoms)
+        return atomic
+
+    def _core_repulsion(self, r: torch.Tensor, slots: torch.Tensor, degree: int, n_atoms: int) -> torch.Tensor:
+        """Atomic energies of the fixed core repulsion (ModelConfig.core_radius):
+        half of A (r_c/r - 1)^2 over each atom's edges closer than r_c (every pair
+        is two edges of the full neighbour list). r is floored at r_c/100, where
+        the direction of a fused pair is undefined anyway."""
+        rc = self.config.core_radius
+        x = rc / r.clamp(min=0.01 * rc)
+        pair = self.config.core_energy * torch.clamp(x - 1, min=0) ** 2
+        receivers = torch.div(slots, max(degree, 1), rounding_mode="floor")
+        return 0.5 * pair.new_zeros(n_atoms).index_add(0, receivers, pair)
 
     def _receiver_powers(self, theta: torch.Tensor) -> torch.Tensor:
         """theta^nu for the body order nu of each invariant, (K, N, ne).

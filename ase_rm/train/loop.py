@@ -6,7 +6,9 @@ Run directory layout::
     config.json     the resolved model/noise/train configs
     metrics.jsonl   one line of validation metrics per epoch
     state.pt        resumable state (weights, EMA, optimiser, position in epoch)
-    best.pt         checkpoint of the best EMA model (the product)
+    best.pt         checkpoint of the best EMA model (the product): by the
+                    generation signal when the run has one, else by loss
+    best_loss.pt    with a generation signal: the lowest-validation-loss model
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +42,7 @@ from ..potential import Potential
 from .distributed import Dist
 from .ema import EMA
 from .loss import accumulate, batch_loss, summarise
+from .signal import GenerationSignal, SignalSpec
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +103,18 @@ class Trainer:
         self.dist = Dist.from_env()
         self.name, self.progress = name, progress
         self.extra_summary = dict(extra_summary or {})
-        self.data = NoisyDataset(train_structures, noise, train.seed)
+        refs = train.energy_weight > 0 and noise.kind == "molecule"
+        self.data = NoisyDataset(train_structures, noise, train.seed, static=train.static_noise, references=refs)
         valid = valid_structures or train_structures
-        self.valid = NoisyDataset(valid, noise, train.seed + VALID_SEED_OFFSET)
+        self.valid = NoisyDataset(valid, noise, train.seed + VALID_SEED_OFFSET, references=refs)
         self.valid_is_train = not valid_structures
         self.n_train, self.n_valid = len(train_structures), len(valid_structures)
         self.volume_fit = fit_volumes(train_structures)
+        self.signal = None
+        if train.signal and self.dist.is_main:
+            spec = SignalSpec(train.signal, train.signal_compositions, train.signal_attempts, train.signal_exclude)
+            self.signal = GenerationSignal(spec, valid, self.volume_fit)
+        self.best_score, self.best_score_epoch = float("-inf"), -1
         gen = torch.Generator().manual_seed(train.seed)
         # a plugin network is typed as the Denoiser whose calling convention it shares
         self.model = cast(Denoiser, build_model(model, gen)).to(self.device, self.dtype)
@@ -160,7 +170,8 @@ class Trainer:
             self._warmup(epoch_in_restart, self.step)
             self.optimizer.zero_grad(set_to_none=True)
             counts = self.dist.global_counts(batch) if self.dist.world > 1 else None
-            loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True, counts)
+            loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True, counts,
+                                    cfg.energy_weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {self.epoch}, step {self.step}")
             loss.backward()
@@ -169,7 +180,7 @@ class Trainer:
             self.ema.update(self.model)
             if not batch.placeholder:  # its loss was weighted 0: no frame of its own
                 sums["frames"] = batch.n_frames
-                sums["atoms"] = int(batch.graph.n_atoms.sum())
+                sums["atoms"] = int(batch.graph.n_atoms[: batch.n_frames].sum())
                 accumulate(self.totals, sums)
             self.step += 1
             if bar is not None:
@@ -187,9 +198,10 @@ class Trainer:
         potential = Potential(self.ema.model)
         totals: dict[str, float] = {}
         for batch in self._valid_batches:
-            _, sums = batch_loss(potential, batch, self.cfg.force_weight, self.cfg.stress_weight, False)
+            _, sums = batch_loss(potential, batch, self.cfg.force_weight, self.cfg.stress_weight, False,
+                                 energy_weight=self.cfg.energy_weight)
             accumulate(totals, sums)
-        summary = summarise(totals, self.cfg.force_weight, self.cfg.stress_weight)
+        summary = summarise(totals, self.cfg.force_weight, self.cfg.stress_weight, self.cfg.energy_weight)
         return {f"val_{k}": v for k, v in summary.items()}
 
     def _end_epoch(self, wall: float) -> dict[str, Any]:
@@ -199,7 +211,8 @@ class Trainer:
             "epoch": self.epoch,
             "restart": self.epoch // self.cfg.epochs,
             "lr": self.optimizer.param_groups[0]["lr"],
-            **{f"train_{k}": v for k, v in summarise(totals, self.cfg.force_weight, self.cfg.stress_weight).items()},
+            **{f"train_{k}": v for k, v in summarise(totals, self.cfg.force_weight, self.cfg.stress_weight,
+                                                     self.cfg.energy_weight).items()},
             **val,
             "frames_per_s": totals.get("frames", 0) / max(wall, 1e-9),
             "atoms_per_s": totals.get("atoms", 0) / max(wall, 1e-9),
@@ -207,11 +220,18 @@ class Trainer:
         }
         if self.epoch % self.cfg.epochs >= self.cfg.warmup_epochs:
             self.scheduler.step(val["val_loss"])
+        if self.signal is not None and (self.epoch + 1) % self.cfg.signal_every == 0:
+            row.update(self.signal(self.ema.model))
         self.history.append(row)
+        loss_best = "best_loss.pt" if self.signal is not None else "best.pt"
         if val["val_loss"] < self.best_val:
             self.best_val, self.best_epoch = val["val_loss"], self.epoch
             if self.dist.is_main:
-                atomic_save(self._export(), self.run_dir / "best.pt")
+                atomic_save(self._export(), self.run_dir / loss_best)
+        if "gen_score" in row and row["gen_score"] > self.best_score:
+            self.best_score, self.best_score_epoch = float(row["gen_score"]), self.epoch
+            atomic_save(self._export({"selected_by": "generation signal", "gen_score": row["gen_score"]}),
+                        self.run_dir / "best.pt")
         every = self.cfg.snapshot_every
         if every and (self.epoch + 1) % every == 0 and self.dist.is_main:
             atomic_save(self._export({"snapshot_epoch": self.epoch, **val}), self.snapshot_path(self.epoch))
@@ -221,8 +241,13 @@ class Trainer:
         return row
 
     # --- the run -----------------------------------------------------------
-    def run(self, resume: bool = False) -> TrainResult:
-        """Train to the configured number of epochs; ``resume`` continues a run."""
+    def run(self, resume: bool = False, time_limit: float | None = None) -> TrainResult:
+        """Train to the configured number of epochs; ``resume`` continues a run.
+
+        ``time_limit`` (seconds): stop after the epoch during which it passes,
+        with the state saved (``resume`` continues from there).
+        """
+        began = time.perf_counter()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         state_path = self.run_dir / "state.pt"
         if resume and state_path.exists():
@@ -251,10 +276,15 @@ class Trainer:
             log.info("epoch %d: %s", self.epoch, {k: round(v, 6) for k, v in row.items() if isinstance(v, float)})
             self.epoch, self.step, self.totals, self.epoch_wall = self.epoch + 1, 0, {}, 0.0
             self._save_state()
+            if time_limit is not None and time.perf_counter() - began >= time_limit:
+                log.info("time limit of %.0f s reached after epoch %d", time_limit, self.epoch)
+                break
         if bar is not None:
             bar.close()
         if self.best_epoch < 0:  # nothing validated (zero epochs left): export now
             atomic_save(self._export(), self.run_dir / "best.pt")
+        elif self.signal is not None and self.best_score_epoch < 0 and self.dist.is_main:
+            shutil.copyfile(self.run_dir / "best_loss.pt", self.run_dir / "best.pt")  # no signal epoch yet
         return TrainResult(self.run_dir, self.run_dir / "best.pt", list(self.history))
 
     def _bar(self) -> Any:
@@ -285,6 +315,8 @@ class Trainer:
             "n_valid_structures": self.n_valid,
             "validation": "fresh noise of the training structures" if self.valid_is_train else "held-out structures",
             "train_seconds": round(self.elapsed, 1),
+            **({"signal": self.cfg.signal, "best_signal_epoch": self.best_score_epoch,
+                "best_gen_score": self.best_score} if self.cfg.signal else {}),
             **self.extra_summary,
         }
 
@@ -312,6 +344,7 @@ class Trainer:
             "epoch": self.epoch, "step": self.step, "totals": totals,
             "epoch_wall": self._epoch_seconds() if self.step else 0.0,
             "best_val": self.best_val, "best_epoch": self.best_epoch, "history": self.history,
+            "best_score": self.best_score, "best_score_epoch": self.best_score_epoch,
             "elapsed": self.elapsed, "configs": self._configs(),
             "n_structures": [self.n_train, self.n_valid],
         }
@@ -336,6 +369,8 @@ class Trainer:
         self.totals = dict(state["totals"]) if self.dist.is_main else {}
         self.epoch_wall = float(state.get("epoch_wall", 0.0))  # absent in older states
         self.best_val, self.best_epoch = float(state["best_val"]), int(state["best_epoch"])
+        self.best_score = float(state.get("best_score", float("-inf")))  # absent in older states
+        self.best_score_epoch = int(state.get("best_score_epoch", -1))
         self.history, self.elapsed = list(state["history"]), float(state["elapsed"])
         if self.dist.is_main:  # the state is the truth: drop metrics of epochs it does not hold
             lines = "".join(json.dumps(row) + "\n" for row in self.history)
@@ -344,7 +379,8 @@ class Trainer:
             os.replace(tmp, self.run_dir / "metrics.jsonl")
 
 
-NEUTRAL_KEYS = ("compile", "checkpoint_every", "snapshot_every")
+NEUTRAL_KEYS = ("compile", "checkpoint_every", "snapshot_every", "signal", "signal_every",
+                "signal_compositions", "signal_attempts", "signal_exclude")
 """TrainConfig fields that change how fast a step runs or what files a run
 writes, not what it computes: a run may resume with them changed (and from
 states written before they existed)."""

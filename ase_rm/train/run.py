@@ -69,6 +69,7 @@ def train(
     valid_limit: int | None = None,
     init: str | os.PathLike[str] | None = None,
     train_on_valid_rest: bool = False,
+    time_limit: float | None = None,
 ) -> TrainResult:
     """Train an RM denoiser; returns where the best checkpoint is.
 
@@ -92,6 +93,8 @@ def train(
             the validation structures outside the seeded subset join the
             training set (e.g. train on most of MP-20's val split and validate
             on the rest; the subset is the same as without this option).
+        time_limit: stop after the epoch during which this many seconds have
+            passed, resumable (``resume=True`` continues).
     """
     train_set = structures_from(structures)
     for k, atoms in enumerate(train_set):
@@ -116,14 +119,14 @@ def train(
         raise RMError("the crystal noise recipe needs 3-D periodic structures")
     log.info("training on %d structures, validating on %d", len(train_set), len(valid_set))
     trainer = Trainer(out, train_set, valid_set, model, noise, config, device, name, progress, extra_summary, init)
-    return trainer.run(resume=resume)
+    return trainer.run(resume=resume, time_limit=time_limit)
 
 
 def train_from_config(run: RunConfig, resume: bool = False, progress: bool | None = None,
-                      extra_summary: dict[str, Any] | None = None) -> TrainResult:
+                      extra_summary: dict[str, Any] | None = None, time_limit: float | None = None) -> TrainResult:
     """``ase-rm train CONFIG``: the preset with overrides, on the config's data."""
     model, noise, config = run.resolve()
     structures = read_structures(run.data)
     valid = read_structures(run.valid_data) if run.valid_data else None
     return train(structures, run.out, model, noise, config, valid, run.device, resume, run.name, progress,
-                 extra_summary, run.valid_limit, run.init, run.train_on_valid_rest)
+                 extra_summary, run.valid_limit, run.init, run.train_on_valid_rest, time_limit)

@@ -1,0 +1,110 @@
+"""Recipe options of issue 23: core repulsion, static noise, the energy-difference
+loss, the generation signal in the training loop, and the time limit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import molecule
+
+from ase_rm import ModelConfig, NoiseConfig, Potential, TrainConfig
+from ase_rm.data import NoisyDataset
+from ase_rm.errors import ConfigError
+from ase_rm.graph import Frame
+from ase_rm.model import Denoiser
+from ase_rm.noise import noise_frame
+from ase_rm.testing import run_contracts
+from ase_rm.train.run import train
+from ase_rm.train.signal import SignalSpec, choose_compositions, get_scorer, heavy_atoms
+
+HCO = ModelConfig(species=(1, 6, 8), cutoff=3.0, n_embedding=1, hidden=(8,))
+MOL_NOISE = NoiseConfig(levels=(0, 2, 8, 32), label_noise=0.0)
+
+
+def mols() -> list[Atoms]:
+    return [molecule("CH3OH"), molecule("H2CO"), molecule("CH4"), molecule("C2H6")]
+
+
+def test_core_repulsion_passes_the_model_contracts() -> None:
+    model = Denoiser(HCO.replace(core_radius=0.6, core_energy=2.0), torch.Generator().manual_seed(0),
+                     dtype=torch.float64)
+    run_contracts(Potential(model))
+
+
+def test_core_repulsion_adds_the_pair_energy_below_its_radius_only() -> None:
+    cfg = HCO.replace(species=(1,))
+    plain = Denoiser(cfg, torch.Generator().manual_seed(0), dtype=torch.float64)
+    core = Denoiser(cfg.replace(core_radius=0.5, core_energy=3.0), torch.Generator().manual_seed(0),
+                    dtype=torch.float64)
+    from ase_rm.testing import evaluate
+
+    for r, expected in ((0.25, 3.0 * (0.5 / 0.25 - 1) ** 2), (0.6, 0.0)):
+        atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, r]])
+        e = [float(evaluate(Potential(m), [atoms])["energy"][0]) for m in (plain, core)]
+        assert e[1] - e[0] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    with pytest.raises(ConfigError, match="core_radius"):
+        HCO.replace(core_radius=5.0)
+
+
+def test_energy_label_is_the_potential_of_the_force_label() -> None:
+    """-d(energy)/dx equals the force label (no label noise), by central differences."""
+    frame = Frame.from_atoms(molecule("CH3OH"))
+    cfg = MOL_NOISE.replace(repulsion_rc=1.2)  # so that some pairs repel
+    noisy = noise_frame(frame, cfg, 8.0, 0.0, np.random.default_rng(1))
+    assert noisy.energy > 0
+    h = 1e-5
+    for atom, axis in ((0, 0), (3, 2)):
+        def energy_at(delta: float) -> float:
+            disp = noisy.displacement.copy()
+            disp[atom, axis] += delta
+            moved = Frame(frame.positions + disp, frame.numbers, frame.cell, frame.pbc)
+            from ase_rm.noise import repulsion
+
+            return 0.5 * cfg.k * float(np.sum(disp**2)) + repulsion(moved, cfg)[0] - repulsion(frame, cfg)[0]
+        fd = -(energy_at(h) - energy_at(-h)) / (2 * h)
+        assert fd == pytest.approx(noisy.forces[atom, axis], abs=1e-6)
+
+
+def test_static_noise_reuses_the_first_draw_and_references_join_the_batch() -> None:
+    fresh = NoisyDataset(mols(), MOL_NOISE, seed=0)
+    static = NoisyDataset(mols(), MOL_NOISE, seed=0, static=True, references=True)
+    assert np.array_equal(static.frame(5, 3).forces, fresh.frame(5, 0).forces)
+    assert not np.array_equal(fresh.frame(5, 3).forces, fresh.frame(5, 0).forces)
+    batch = next(iter(static.batches(1, 3, 3.0, torch.float64)))
+    assert batch.n_frames == 3 and batch.graph.n_structures == 6 and batch.energy is not None
+    assert batch.forces.shape[0] == int(batch.graph.n_atoms[:3].sum())
+
+
+def test_signal_excludes_compositions_by_heavy_atoms() -> None:
+    structures = [molecule(n) for n in ("CH3OH", "C2H6", "CH4", "H2O")]
+    spec = SignalSpec("converged", compositions=10, exclude=("CO", "O"))
+    chosen = choose_compositions(structures, spec)
+    assert sorted(chosen) == ["C2H6", "CH4"]
+    assert heavy_atoms("C5H9NO") == heavy_atoms("C5NO") == (("C", 5), ("N", 1), ("O", 1))
+    with pytest.raises(ConfigError, match="no validation composition"):
+        choose_compositions(structures, SignalSpec("converged", exclude=("CO", "O", "C2", "C")))
+    with pytest.raises(ConfigError, match="unknown generation signal"):
+        get_scorer("no-such-signal")
+
+
+def test_training_with_the_signal_keeps_best_by_it_and_stops_at_the_time_limit(tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=6, batch_size=4, warmup_epochs=1, dtype="float64", valid_fraction=0.0,
+                      energy_weight=100.0, static_noise=True, signal="converged", signal_attempts=2,
+                      signal_compositions=2)
+    result = train(mols(), tmp_path / "run", HCO, MOL_NOISE, cfg, valid_structures=mols()[:2], progress=False,
+                   time_limit=0.0)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 1  # stopped after the first epoch
+    assert 0.0 <= rows[0]["gen_score"] <= 1.0 and rows[0]["gen_seconds"] > 0
+    assert np.isfinite(rows[0]["val_energy_rmse"]) and np.isfinite(rows[0]["train_energy_rmse"])
+    summary = torch.load(result.best_checkpoint, weights_only=True)["training_summary"]
+    assert summary["selected_by"] == "generation signal" and summary["best_signal_epoch"] == 0
+    assert (tmp_path / "run" / "best_loss.pt").exists()
+    resumed = train(mols(), tmp_path / "run", HCO, MOL_NOISE, cfg, valid_structures=mols()[:2], progress=False,
+                    resume=True, time_limit=0.0)
+    assert len(resumed.history) == 2
