@@ -17,7 +17,7 @@ from ase_rm.data import NoisyDataset
 from ase_rm.errors import ConfigError
 from ase_rm.graph import Frame
 from ase_rm.model import Denoiser
-from ase_rm.noise import noise_frame
+from ase_rm.noise import noise_frame, repulsion
 from ase_rm.testing import run_contracts
 from ase_rm.train.run import train
 from ase_rm.train.signal import SignalSpec, choose_compositions, get_scorer, heavy_atoms
@@ -58,15 +58,15 @@ def test_energy_label_is_the_potential_of_the_force_label() -> None:
     noisy = noise_frame(frame, cfg, 8.0, 0.0, np.random.default_rng(1))
     assert noisy.energy > 0
     h = 1e-5
-    for atom, axis in ((0, 0), (3, 2)):
-        def energy_at(delta: float) -> float:
-            disp = noisy.displacement.copy()
-            disp[atom, axis] += delta
-            moved = Frame(frame.positions + disp, frame.numbers, frame.cell, frame.pbc)
-            from ase_rm.noise import repulsion
 
-            return 0.5 * cfg.k * float(np.sum(disp**2)) + repulsion(moved, cfg)[0] - repulsion(frame, cfg)[0]
-        fd = -(energy_at(h) - energy_at(-h)) / (2 * h)
+    def energy_at(atom: int, axis: int, delta: float) -> float:
+        disp = noisy.displacement.copy()
+        disp[atom, axis] += delta
+        moved = Frame(frame.positions + disp, frame.numbers, frame.cell, frame.pbc)
+        return 0.5 * cfg.k * float(np.sum(disp**2)) + repulsion(moved, cfg)[0] - repulsion(frame, cfg)[0]
+
+    for atom, axis in ((0, 0), (3, 2)):
+        fd = -(energy_at(atom, axis, h) - energy_at(atom, axis, -h)) / (2 * h)
         assert fd == pytest.approx(noisy.forces[atom, axis], abs=1e-6)
 
 
