@@ -49,7 +49,7 @@ def run_file(name: str, data: str, out: Path, args: argparse.Namespace) -> Path:
     """Write the variant's run file (TOML) into its run folder and return its path."""
     spec = VARIANTS[name]
     train = {"epochs": 400, "epoch_fraction": args.epoch_fraction, "warmup_epochs": 2, "plateau_patience": 4,
-             "signal": "molecules", "signal_every": args.signal_every, "signal_exclude": list(FIG2_HEAVY),
+             "signal": args.signal, "signal_every": args.signal_every, "signal_exclude": list(FIG2_HEAVY),
              "snapshot_every": args.signal_every, **spec.get("train", {})}
     lines = [f"data = {json.dumps(os.path.abspath(data))}", 'out = "."', 'preset = "qm7b"',
              f"name = {json.dumps('qm7b-' + name)}", f"device = {json.dumps(args.device)}"]
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--time-limit", type=float, default=3600.0)
     p.add_argument("--epoch-fraction", type=float, default=0.25)
     p.add_argument("--signal-every", type=int, default=2)
+    p.add_argument("--signal", default="molecules", help="generation signal scorer (name or module:function)")
     p.add_argument("--table", action="store_true", help="only print the table of the runs in --out")
     args = p.parse_args(argv)
     if not args.table:
