@@ -167,7 +167,12 @@ class NoiseConfig(Config):
         repulsion_n: repulsion exponent n.
         repulsion_rc: repulsion cutoff rc, Å.
         label_noise: label noise amplitude; adds label_noise sqrt(s) (U - 0.5), eV/Å.
-        strain_scales: isotropic strain scales a (crystals).
+        strain_scales: isotropic strain scales a. Crystals: of the cell
+            (with the stress label). Molecules (optional, default none): one
+            drawn per frame scales the molecule about its centroid by 1 + a
+            before the random displacement, and the force label restores the
+            whole displacement (-k d); a < 0 compresses, which shows the model
+            dense configurations with outward forces.
         cell_noise: random cell noise, in units of L = V0^(1/3).
         youngs_modulus: E of the isotropic elastic stress label, eV/Å^3.
         poisson_ratio: Poisson ratio nu.

@@ -28,7 +28,7 @@ class NoisyFrame:
         stress: (3, 3) target stress, eV/Å^3, ASE sign; None for molecules.
         displacement: (n, 3) applied displacement, Å.
         level: noise level s.
-        strain_scale: strain scale a (0 for molecules).
+        strain_scale: strain scale a (molecules: 0 unless NoiseConfig.strain_scales is set).
         source: index of the equilibrium structure.
         energy: the label's energy relative to the equilibrium structure, eV:
             k/2 sum |d|^2 plus the change of the repulsion energy (the forces
@@ -103,6 +103,8 @@ def noise_frame(
         cell, stress = strain_cell(frame.cell, strain_scale, cfg, rng)
         positions = positions @ np.linalg.solve(frame.cell, cell)
     disp = cfg.displacement_scale * level * (rng.random((n, 3)) - 0.5)
+    if not crystal and strain_scale:  # the scaled molecule is part of the displacement the label restores
+        disp = disp + strain_scale * (positions - positions.mean(axis=0))
     if crystal and frame.pbc.any():
         frac = np.linalg.solve(cell.T, disp.T).T  # d C^-1
         frac = np.where(frame.pbc, np.round(frac), 0.0)
@@ -115,8 +117,7 @@ def noise_frame(
         energy = 0.5 * cfg.k * float(np.sum(disp * disp)) + e_rep - repulsion(frame, cfg)[0]
     if cfg.label_noise and not crystal:
         forces = forces + cfg.label_noise * np.sqrt(level) * (rng.random((n, 3)) - 0.5)
-    return NoisyFrame(noisy, forces, stress, disp, float(level), float(strain_scale if crystal else 0.0), source,
-                      energy)
+    return NoisyFrame(noisy, forces, stress, disp, float(level), float(strain_scale), source, energy)
 
 
 class NoiseSchedule:
@@ -141,8 +142,9 @@ class NoiseSchedule:
         cfg, rng = self.cfg, self.rng(epoch, structure, k)
         n_levels = len(cfg.levels)
         level = cfg.levels[k % n_levels]
-        if cfg.kind != "crystal":
-            strain = 0.0
+        if cfg.kind != "crystal":  # molecules: an optional isotropic scale about the centroid, one per frame
+            scales = cfg.strain_scales
+            strain = float(scales[int(rng.integers(len(scales)))]) if scales else 0.0
         elif cfg.strain_mode == "grid":
             strain = cfg.strain_scales[k // n_levels]
         else:

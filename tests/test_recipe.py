@@ -108,3 +108,19 @@ def test_training_with_the_signal_keeps_best_by_it_and_stops_at_the_time_limit(t
     resumed = train(mols(), tmp_path / "run", HCO, MOL_NOISE, cfg, valid_structures=mols()[:2], progress=False,
                     resume=True, time_limit=0.0)
     assert len(resumed.history) == 2
+
+
+def test_molecule_strain_scales_the_molecule_and_the_label_restores_it() -> None:
+    cfg = MOL_NOISE.replace(strain_scales=(-0.4,), repulsion_m=0.0)
+    atoms = molecule("C2H6")
+    ds = NoisyDataset([atoms], cfg, seed=0)
+    noisy = ds.frame(1, 0)  # level 2
+    x0 = atoms.positions
+    assert noisy.strain_scale == -0.4
+    moved = noisy.frame.positions - x0
+    np.testing.assert_allclose(noisy.forces, -cfg.k * moved, atol=1e-12)
+    assert noisy.energy == pytest.approx(0.5 * cfg.k * float(np.sum(moved**2)))
+    spread = np.linalg.norm(noisy.frame.positions - noisy.frame.positions.mean(0), axis=1).mean()
+    assert spread < 0.8 * np.linalg.norm(x0 - x0.mean(0), axis=1).mean()  # compressed
+    plain = NoisyDataset([atoms], MOL_NOISE, seed=0).frame(1, 0)
+    assert plain.strain_scale == 0.0

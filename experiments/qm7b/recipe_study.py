@@ -42,6 +42,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # fine-tuning the shipped qm7b model
     "ft_base": {"init": "qm7b", "train": {"warmup_epochs": 1}},
     "ft_energy": {"init": "qm7b", "train": {"energy_weight": 1000.0, "warmup_epochs": 1}},
+    # fine-tuning with compressed molecules (NoiseConfig.strain_scales for molecules): half the frames
+    # scaled by 0.5-0.8 about the centroid, the label restoring the whole displacement
+    "ft_b64": {"init": "qm7b", "train": {"batch_size": 64, "warmup_epochs": 1}},
+    "ft_compress": {"init": "qm7b", "noise": {"strain_scales": [-0.5, -0.35, -0.2, 0.0, 0.0, 0.0]},
+                    "train": {"batch_size": 64, "warmup_epochs": 1}},
+    "ft_compress_energy": {"init": "qm7b", "noise": {"strain_scales": [-0.5, -0.35, -0.2, 0.0, 0.0, 0.0]},
+                           "train": {"batch_size": 64, "warmup_epochs": 1, "energy_weight": 1000.0}},
 }
 
 
@@ -49,8 +56,9 @@ def run_file(name: str, data: str, out: Path, args: argparse.Namespace) -> Path:
     """Write the variant's run file (TOML) into its run folder and return its path."""
     spec = VARIANTS[name]
     train = {"epochs": 400, "epoch_fraction": args.epoch_fraction, "warmup_epochs": 2, "plateau_patience": 4,
-             "signal": args.signal, "signal_every": args.signal_every, "signal_exclude": list(FIG2_HEAVY),
              "snapshot_every": args.signal_every, **spec.get("train", {})}
+    if args.signal:  # "" trains without the signal (best.pt by validation loss)
+        train.update(signal=args.signal, signal_every=args.signal_every, signal_exclude=list(FIG2_HEAVY))
     lines = [f"data = {json.dumps(os.path.abspath(data))}", 'out = "."', 'preset = "qm7b"',
              f"name = {json.dumps('qm7b-' + name)}", f"device = {json.dumps(args.device)}"]
     if "init" in spec:
