@@ -65,3 +65,9 @@ def merge_parts(path: Path, world: int, key: str) -> list[Atoms]:
     for part in parts:
         part.unlink(missing_ok=True)
     return merged
+
+
+def restarts_path(path: Path) -> Path:
+    """Where a best-of-K generation into ``path`` keeps every relaxation
+    (``ase-rm generate --best-of K``; select from it with ``ase-rm select --best-of K``)."""
+    return path.with_name(f"{path.stem}.restarts{path.suffix}")
