@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser = argparse.ArgumentParser(
-        prog="ase-rm", description="Response Matching: train, noise, generate and relax with RM potentials."
+        prog="ase-rm", description="Response Matching: train, noise, generate and relax with RM potentials.",
+        epilog="examples:\n  ase-rm --threads 1 generate qm7b -c C5H9NO --out gen.extxyz\n"
+               "  ase-rm --verbose --traceback train run.toml\n  ase-rm generate --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ase-rm {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
