@@ -52,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "write_energies_csv": "correlation",
     "plot_energy_scatter": "scatter",
     "plot_composition_scatter": "scatter",
+    "draw_representatives": "gallery",
+    "representatives": "gallery",
     "bond_problem": "screen",
     "valence_problem": "screen",
     "passes_bond_screen": "screen",
