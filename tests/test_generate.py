@@ -388,7 +388,7 @@ def test_generate_best_of_k_is_select_best_of_k_of_k_times_the_attempts(
     (["--optimizer", "BFGS"], "search_with_ase(..., optimizer=...)"),
     (["--dtype", "float64"], 'dtype = "float64"'),
     (["--compile"], "compile = true"),
-    (["--rank-by", "valence"], "ase-rm select OUT.restarts.extxyz BEST --best-of K --rank-by RULE"),
+    (["--rank-by", "valence"], "ase-rm select gen.restarts.extxyz best.extxyz --best-of K --rank-by RULE"),
 ])
 def test_removed_generate_options_say_what_to_write_instead(
         flag: list[str], hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

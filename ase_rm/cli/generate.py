@@ -53,7 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="relax K random starts per attempt and keep the lowest-E~ one, converged first: "
                         "K times the attempts, all kept in OUT's .restarts file, then the selection of "
                         "`ase-rm select --best-of K` (which also ranks by other rules, --rank-by)")
-    p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
+    p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish; with "
+                                                "--best-of, the selection is written at the end)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
     p.add_argument("--enumerate-h", action="store_true",
                    help="the formula lists heavy atoms: add hydrogens as method.md section 4")
@@ -71,8 +72,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     removed(p, "--optimizer", "ASE optimizers run through ase_rm.testing.search_with_ase(..., optimizer=...)")
     removed(p, "--dtype", f"{engine}: dtype = \"float64\"")
     removed(p, "--compile", f"{engine}: compile = true", takes_value=False)
-    removed(p, "--rank-by", "generate --best-of K keeps all relaxations in OUT's .restarts file: "
-                            "ase-rm select OUT.restarts.extxyz BEST --best-of K --rank-by RULE")
+    removed(p, "--rank-by", "generate --best-of K keeps every relaxation beside OUT (gen.extxyz: "
+                            "gen.restarts.extxyz); select from it: ase-rm select gen.restarts.extxyz best.extxyz "
+                            "--best-of K --rank-by RULE")
     p.set_defaults(func=run, subparser=p)
 
 
