@@ -38,6 +38,18 @@ NATIVE_ARCHITECTURE = "cace"
 MODEL_ENTRY_POINTS = "ase_rm.models"
 """Entry-point group of plugin architectures: name -> config class with ``from_dict`` and ``build``."""
 
+__all__ = [
+    "FORMAT_VERSION",
+    "atomic_save",
+    "load_potential",
+    "make_checkpoint",
+    "model_from_checkpoint",
+    "read_checkpoint",
+    "resolve",
+    "shipped_names",
+]
+
+
 
 def architecture_of(config_or_model: Any) -> str:
     """The architecture name of a model config or model ("cace" for the native one)."""

@@ -18,6 +18,20 @@ from .errors import ConfigError
 
 T = TypeVar("T", bound="Config")
 
+__all__ = [
+    "MODEL_PRESETS",
+    "NOISE_PRESETS",
+    "TRAIN_PRESETS",
+    "Config",
+    "ModelConfig",
+    "NoiseConfig",
+    "RunConfig",
+    "TrainConfig",
+    "read_settings",
+    "species_from_symbols",
+]
+
+
 
 class Config:
     """Mixin: dict round trip with strict key checking."""

@@ -18,6 +18,16 @@ from .config import NoiseConfig
 from .graph import Frame, Graph, build_graph
 from .noise import NoiseSchedule, NoisyFrame
 
+__all__ = [
+    "Batch",
+    "NoisyDataset",
+    "collate",
+    "fit_volumes",
+    "noise_structures",
+    "noisy_to_atoms",
+]
+
+
 ORDER_STREAM = 7_777_777
 """Seed-sequence entry that keeps batch-order draws apart from noise draws."""
 

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "InvalidStructureError",
+    "RMError",
+    "UnknownElementError",
+]
+
+
 
 class RMError(ValueError):
     """Base class for every error ase_rm raises on bad input."""

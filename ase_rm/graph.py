@@ -17,6 +17,15 @@ from vesin import NeighborList
 
 from .errors import InvalidStructureError
 
+__all__ = [
+    "Frame",
+    "Graph",
+    "build_graph",
+    "edge_vectors",
+    "pair_vectors",
+]
+
+
 
 @dataclass
 class Frame:

@@ -49,9 +49,9 @@ converged first)."""
 
 RM_RANK_BY = "rm_rank_by"
 """str: in a best-of-K generation, how the kept relaxation was picked: "energy" (converged, then
-lowest E~ per atom), "bonds" (converged, then passing the bond screen of
-:mod:`ase_rm.rss.screen`, then lowest E~) or "valence" (as "bonds", then having a neutral Lewis
-structure); see :data:`ase_rm.rss.select.RANKINGS`."""
+lowest E~ per atom), or a ranking a plugin registers, e.g. the molecules plugin's "bonds"
+(converged, then passing its bond screen, then lowest E~) and "valence" (as "bonds", then
+having a neutral Lewis structure); see :func:`ase_rm.rss.select.ranking`."""
 
 RM_RELAXATION = "rm_relaxation"
 """int: in a best-of-K generation, the relaxation an attempt kept. Attempt i relaxes the starts

@@ -3,15 +3,16 @@
 A batched relaxation allocates and frees tensors of a few MB at every FIRE step.
 glibc serves blocks above its mmap threshold (128 KB, adaptive up to 32 MB) with
 fresh ``mmap`` calls and unmaps them on free, so every step faults its pages in
-again. Measured on ``ase-rm generate --workers 2 --compile`` (512 C5H9NO
-attempts, docs/performance.md): 18 million minor page faults and 50 s of system
+again. Measured on ``ase-rm generate --workers 2`` with torch.compile (512
+C5H9NO attempts, docs/performance.md): 18 million minor page faults and 50 s of system
 time, against 0.7 million and 4 s with the thresholds raised, and 1.13-1.37x
 less wall time.
 
 :func:`retain_freed_memory` raises both thresholds with ``mallopt``. The CLI
 calls it (the CLI is the one place that sets process-wide state); a Python user
 may call it once at the start of a long generation. Peak memory is that of the
-largest step, which a batch already holds anyway.
+largest step, which a batch already holds anyway. To keep glibc's own behaviour,
+set any ``glibc.malloc`` tunable in ``GLIBC_TUNABLES``: this is then a no-op.
 """
 
 from __future__ import annotations

@@ -8,6 +8,14 @@ a folder of CIFs, or the MP-20 CSV layout (a ``cif`` column).
 
 from __future__ import annotations
 
+__all__ = [
+    "as_atoms",
+    "check_atoms",
+    "read_structures",
+    "structures_from",
+]
+
+
 import csv
 import gzip
 import io

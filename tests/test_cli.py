@@ -88,3 +88,34 @@ def test_unknown_config_key_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
     ase.io.write(tmp_path / "x.xyz", molecule("H2O"))
     assert main(["train", str(tmp_path / "bad.toml")]) == 2
     assert "unknown TrainConfig keys ['epochz']" in capsys.readouterr().err
+
+
+def test_every_core_option_has_an_example_in_its_help() -> None:
+    """Each core subcommand's --help ends with 1-3 example commands that together use every option
+    it shows (plugin subcommands are their plugins' own)."""
+    import argparse
+
+    from ase_rm.cli.main import SUBCOMMANDS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    names = [m.__name__.rsplit(".", 1)[-1] for m in SUBCOMMANDS]
+    assert sorted(names) == ["demo", "generate", "info", "noise", "relax", "select", "train"]
+    for name, p in [("", parser), *((n, sub.choices[n]) for n in names)]:
+        epilog = p.epilog or ""
+        examples = [line for line in epilog.splitlines() if line.strip().startswith(f"ase-rm {name}".strip())]
+        assert 1 <= len(examples) <= 3, (name, examples)
+        text = epilog.replace("\\\n", " ")
+        for action in p._actions:
+            if action.help == argparse.SUPPRESS or not action.option_strings or action.dest == "help":
+                continue
+            if action.dest == "version":
+                continue
+            assert any(flag in text.split() for flag in action.option_strings), (name, action.option_strings)
+
+
+def test_removed_top_level_switch_names_its_replacement(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--system-malloc", "info"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--system-malloc was removed; " in err and "GLIBC_TUNABLES" in err

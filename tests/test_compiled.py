@@ -140,19 +140,23 @@ def test_inductor_build_matches_eager_for_inference_and_training() -> None:
 
 def test_cli_generate_compile_gives_the_same_structures(tiny_checkpoint: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A protocol file's [engine] table switches torch.compile (and the precision) on for generate."""
     import ase.io
 
     from ase_rm import keys
     from ase_rm.cli.main import main
 
     monkeypatch.setattr(Potential, "default_backend", "eager")
-    args = ["generate", str(tiny_checkpoint), "--composition", "C4", "--n", "2", "--protocol", "diamond",
-            "--volume-per-atom", "4.5", "--dtype", "float64", "--no-progress"]
-    assert main([*args, "--out", str(tmp_path / "plain.extxyz")]) == 0
-    assert main([*args, "--compile", "--out", str(tmp_path / "compiled.extxyz")]) == 0
+    for name, compile_ in (("plain", "false"), ("compiled", "true")):
+        (tmp_path / f"{name}.toml").write_text(
+            f'extends = "diamond"\n[engine]\ndtype = "float64"\ncompile = {compile_}\n')
+    args = ["generate", str(tiny_checkpoint), "--composition", "C4", "--n", "2", "--volume-per-atom", "4.5",
+            "--no-progress"]
+    for name in ("plain", "compiled"):
+        protocol = str(tmp_path / f"{name}.toml")
+        assert main([*args, "--protocol", protocol, "--out", str(tmp_path / f"{name}.extxyz")]) == 0
     plain, compiled = (ase.io.read(tmp_path / f"{n}.extxyz", ":") for n in ("plain", "compiled"))
     assert len(plain) == len(compiled) == 2
     for a, b in zip(plain, compiled, strict=True):
         assert a.info[keys.RM_ENERGY] == pytest.approx(b.info[keys.RM_ENERGY], abs=1e-8)
         assert np.allclose(a.positions, b.positions, atol=1e-6)
-    assert main([*args, "--compile", "--engine", "ase", "--out", str(tmp_path / "x.extxyz")]) == 2

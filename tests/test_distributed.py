@@ -36,6 +36,9 @@ dtype = "float64"
 """
 
 
+FLOAT64_MOLECULE = 'extends = "molecule"\n[engine]\ndtype = "float64"\n'
+"""The molecule protocol in float64 (ranks and a single process give the same bits)."""
+
 # 6 training molecules x 11 noise levels = 66 frames = 5 x 13 + 1: the last global
 # batch has one frame, so one of the 2 ranks takes a zero-weighted placeholder step.
 
@@ -76,8 +79,9 @@ def test_two_gloo_ranks_match_a_single_process(tmp_path: Path) -> None:
 def test_generation_shards_over_two_gloo_ranks_and_matches_one_process(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """torchrun generate: each rank makes every 2nd attempt into its part file, rank 0
     merges; the merged file equals a single process's output; --resume redoes nothing."""
-    gen = ["generate", str(tiny_checkpoint), "-c", "CH4O", "-c", "C2H6", "--attempts", "3", "--protocol", "molecule",
-           "--seed", "2", "--no-progress", "--dtype", "float64"]
+    gen = ["generate", str(tiny_checkpoint), "-c", "CH4O", "-c", "C2H6", "--attempts", "3", "--protocol", "f64.toml",
+           "--seed", "2", "--no-progress"]
+    (tmp_path / "f64.toml").write_text(FLOAT64_MOLECULE)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
     torchrun = ["torchrun", "--nproc_per_node", "2", "--master_port", "29533", "-m", "ase_rm.cli.main"]
     ddp = subprocess.run([*torchrun, *gen, "--out", "ddp.extxyz"], cwd=tmp_path, env=env,
@@ -112,8 +116,9 @@ def test_generation_shards_over_two_gloo_ranks_and_matches_one_process(tiny_chec
 def test_best_of_over_two_workers_equals_selecting_from_a_plain_run(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """generate --workers 2 --best-of 2: the ranks' outputs and their .restarts files are merged, and
     the attempts are those ase-rm select --best-of 2 takes from a plain run with twice the attempts."""
-    gen = ["generate", str(tiny_checkpoint), "-c", "CH4O", "-c", "C2H6", "--protocol", "molecule", "--seed", "4",
-           "--no-progress", "--dtype", "float64"]
+    gen = ["generate", str(tiny_checkpoint), "-c", "CH4O", "-c", "C2H6", "--protocol", "f64.toml", "--seed", "4",
+           "--no-progress"]
+    (tmp_path / "f64.toml").write_text(FLOAT64_MOLECULE)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
     stale = molecule("CH4")
     stale.info["rm_attempt"] = 100  # an earlier run's merged file: removed, not merged into
@@ -178,24 +183,21 @@ def test_workers_forward_every_option_to_torchrun(monkeypatch: pytest.MonkeyPatc
     from ase_rm.cli.main import build_parser
     from ase_rm.errors import ConfigError
 
-    argv = ["--threads", "2", "generate", "qm7b", "-c", "C5H9NO", "-c", "C6H10O", "--n", "7", "--compile",
+    argv = ["--threads", "2", "generate", "qm7b", "-c", "C5H9NO", "-c", "C6H10O", "--n", "7", "--protocol", "fast.toml",
             "--out", "g.extxyz", "--workers", "3", "--volume-per-atom", "3.8:5.6"]
     args = build_parser().parse_args(argv)
     cmd = worker_command(args)
     assert cmd[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3", "-m"]
     tail = cmd[cmd.index("generate"):]
     assert cmd[cmd.index("ase_rm.cli.main") + 1:cmd.index("generate")] == ["--threads", "1"]
-    assert tail[:2] == ["generate", "qm7b"] and "--workers" not in tail and "--compile" in tail
+    assert tail[:2] == ["generate", "qm7b"] and "--workers" not in tail
+    assert tail[tail.index("--protocol") + 1] == "fast.toml"  # its [engine] table reaches every rank
     assert tail[tail.index("--attempts") + 1] == "7" and tail[tail.index("--volume-per-atom") + 1] == "3.8:5.6"
     assert [tail[k + 1] for k, x in enumerate(tail) if x == "--composition"] == ["C5H9NO", "C6H10O"]
     assert "--resume" not in tail and "--no-progress" not in tail  # flags left unset stay unset
     again = build_parser().parse_args(["generate", *tail[1:]])  # what each rank parses: the same values
     assert {k: v for k, v in vars(again).items() if k not in ("workers", "subparser", "threads")} == \
         {k: v for k, v in vars(args).items() if k not in ("workers", "subparser", "threads")}
-    assert "--system-malloc" not in cmd
-    opted_out = worker_command(build_parser().parse_args(["--system-malloc", *argv]))
-    assert opted_out[opted_out.index("ase_rm.cli.main") + 1:opted_out.index("generate")] == \
-        ["--threads", "1", "--system-malloc"]
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ConfigError, match="under torchrun leave it out"):
         run(args)

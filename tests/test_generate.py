@@ -22,6 +22,7 @@ from ase_rm.checkpoint import load_potential
 from ase_rm.cli.main import main
 from ase_rm.rss import PROTOCOLS, Stage, attempts_for, expand_compositions, search
 from ase_rm.rss.output import append_frames, read_done
+from ase_rm.testing import ase_stages, search_with_ase
 
 FAST_MOLECULE = replace(PROTOCOLS["molecule"], stages=(
     Stage(fmax=1e-3, max_steps=30, name="relax"), Stage(fmax=1e-3, max_steps=20, kick=0.2, name="kick")))
@@ -65,7 +66,7 @@ def test_batched_engine_matches_the_ase_path(tiny_checkpoint: Path) -> None:
     calc = RMCalculator.from_checkpoint(tiny_checkpoint, dtype=torch.float64)
     att = attempts_for(expand_compositions("CH3NO"), FAST_MOLECULE, 2)
     batched = search(potential, att, FAST_MOLECULE, seed=0)
-    serial = search(calc, att, FAST_MOLECULE, seed=0, engine="ase")
+    serial = search_with_ase(calc, att, FAST_MOLECULE, seed=0)
     for x, y in zip(batched, serial, strict=True):
         assert abs(x.info[keys.RM_ENERGY] - y.info[keys.RM_ENERGY]) < 1e-4
         assert x.info[keys.RM_STEPS] == y.info[keys.RM_STEPS]
@@ -134,9 +135,7 @@ def test_search_takes_a_start_maker(tiny_checkpoint: Path) -> None:
 
 
 def test_search_gives_the_attempt_index_to_makers_that_take_it(tiny_checkpoint: Path) -> None:
-    """A maker with ``takes_attempt`` gets ``attempt=`` (each attempt's index); best_of > 1,
-    which renumbers the relaxations, is refused with such a maker."""
-    from ase_rm.errors import ConfigError
+    """A maker with ``takes_attempt`` gets ``attempt=`` (each attempt's index)."""
     from ase_rm.rss import random_start
 
     class ByIndex:
@@ -156,9 +155,6 @@ def test_search_gives_the_attempt_index_to_makers_that_take_it(tiny_checkpoint: 
     maker = ByIndex()
     made = search(potential, att, FAST_CRYSTAL, seed=4, element_volumes=meta["volume_fit"], start_maker=maker)
     assert sorted(maker.seen) == [0, 1, 2] and [a.info["from_attempt"] for a in made] == [0, 1, 2]
-    with pytest.raises(ConfigError, match="takes_attempt"):
-        search(potential, att, FAST_CRYSTAL, seed=4, element_volumes=meta["volume_fit"], start_maker=ByIndex(),
-               best_of=2)
 
 
 def test_cli_generate_molecule_crystal_and_diamond(tiny_checkpoint: Path, tmp_path: Path,
@@ -260,7 +256,7 @@ def test_killed_generation_resumes_without_loss_or_repeats(tiny_checkpoint: Path
 
 def test_an_attempt_a_stage_cannot_run_on_counts_as_failed_and_the_rest_go_on(tiny_checkpoint: Path) -> None:
     """Two atoms that fell onto each other in a stage fail that attempt only, in both engines."""
-    from ase_rm.rss.search import _ase_stages, _batched_stages
+    from ase_rm.rss.search import _batched_stages
 
     potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
     calc = RMCalculator.from_checkpoint(tiny_checkpoint, dtype=torch.float64)
@@ -272,7 +268,7 @@ def test_an_attempt_a_stage_cannot_run_on_counts_as_failed_and_the_rest_go_on(ti
         previous.append(atoms)
     previous[1].positions[2] = previous[1].positions[1]  # coincident atoms: no stage can run on it
     for stream in (_batched_stages(potential, iter(previous), stages, 0, 4096),
-                   _ase_stages(calc, iter(previous), stages, 0, "FIRE")):
+                   ase_stages(calc, iter(previous), stages, 0, "FIRE")):
         out = {a.info[keys.RM_ATTEMPT]: a for a in stream}
         assert sorted(out) == [0, 1, 2]
         bad = out[1]
@@ -313,40 +309,95 @@ def test_search_shards_attempts_and_part_files_merge(tiny_checkpoint: Path, tmp_
         search(potential, att, FAST_MOLECULE, shard=(2, 2))
 
 
-def test_best_of_k_keeps_the_best_of_the_plain_runs_starts(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    """best_of=K: attempt i relaxes the starts of a plain run's attempts i*K..i*K+K-1 and keeps the
-    first by rank_key; every relaxation goes to the .restarts file, from which a run resumes."""
-    from ase_rm.rss.search import restarts_path
+FAST_MOLECULE_TOML = """extends = "molecule"
+[[stages]]
+fmax = 1e-3
+max_steps = 30
+name = "relax"
+[[stages]]
+fmax = 1e-3
+max_steps = 20
+kick = 0.2
+name = "kick"
+[engine]
+dtype = "float64"
+"""
+"""FAST_MOLECULE as a protocol file, in float64 (what the CLI runs)."""
+
+
+def test_protocol_file_extends_a_preset_and_sets_the_engine(tmp_path: Path) -> None:
+    from ase_rm.errors import ConfigError
+    from ase_rm.rss import Engine, Protocol, get_protocol
+
+    path = tmp_path / "fast.toml"
+    path.write_text(FAST_MOLECULE_TOML)
+    protocol = get_protocol(path)
+    assert protocol.stages == FAST_MOLECULE.stages and protocol.start == FAST_MOLECULE.start
+    assert protocol.engine == Engine(dtype="float64") and protocol.name == "fast"
+    assert Protocol.from_dict(protocol.to_dict()) == protocol  # the engine table round-trips
+    assert get_protocol("molecule").engine == Engine()  # presets: float32, not compiled
+    (tmp_path / "bad.toml").write_text('extends = "molecule"\n[engine]\ndtype = "float16"\n')
+    with pytest.raises(ConfigError, match="Engine.dtype must be 'float32' or 'float64'"):
+        get_protocol(tmp_path / "bad.toml")
+    (tmp_path / "nobase.toml").write_text('extends = "molecules"\n')
+    with pytest.raises(ConfigError, match="extends must name a preset"):
+        get_protocol(tmp_path / "nobase.toml")
+
+
+def test_generate_best_of_k_is_select_best_of_k_of_k_times_the_attempts(
+        tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """generate --best-of K: K times the attempts (all in OUT's .restarts file), then the selection of
+    select --best-of K; a killed run resumes from the .restarts file; the result is the same."""
+    from ase_rm.rss.output import restarts_path
     from ase_rm.rss.select import rank_key
 
-    potential, _ = load_potential(tiny_checkpoint, dtype=torch.float64)
-    comps = expand_compositions("CH4O") + expand_compositions("C2H6")
-    plain = search(potential, attempts_for(comps, FAST_MOLECULE, 6), FAST_MOLECULE, seed=5)
+    protocol = tmp_path / "fast.toml"
+    protocol.write_text(FAST_MOLECULE_TOML)
+    gen = ["generate", str(tiny_checkpoint), "-c", "CH4O", "-c", "C2H6", "--protocol", str(protocol), "--seed", "5",
+           "--no-progress"]
     out = tmp_path / "best.extxyz"
-    best = search(potential, attempts_for(comps, FAST_MOLECULE, 2), FAST_MOLECULE, seed=5, out=out, best_of=3)
-    assert [a.info[keys.RM_ATTEMPT] for a in best] == [0, 1, 2, 3]
+    assert main([*gen, "--n", "2", "--best-of", "3", "--out", str(out)]) == 0
+    assert main([*gen, "--n", "6", "--out", str(tmp_path / "plain.extxyz")]) == 0
+    assert main(["select", str(tmp_path / "plain.extxyz"), str(tmp_path / "sel.extxyz"), "--best-of", "3"]) == 0
+    best, plain = ase.io.read(out, ":"), ase.io.read(tmp_path / "plain.extxyz", ":")
+    selected = ase.io.read(tmp_path / "sel.extxyz", ":")
+    assert [a.info[keys.RM_ATTEMPT] for a in best] == [a.info[keys.RM_ATTEMPT] for a in selected] == [0, 1, 2, 3]
     for i, atoms in enumerate(best):
         block = plain[3 * i:3 * i + 3]
         assert {b.info[keys.RM_FORMULA] for b in block} == {atoms.info[keys.RM_FORMULA]}
         winner = min(block, key=lambda b: (*rank_key(b), b.info[keys.RM_ATTEMPT]))
         assert atoms.info[keys.RM_RELAXATION] == winner.info[keys.RM_ATTEMPT] and atoms.info[keys.RM_BEST_OF] == 3
         assert np.allclose(atoms.positions, winner.positions, atol=1e-8)
-        assert all(rank_key(atoms) <= rank_key(b) for b in block)
-    written = ase.io.read(out, ":")
-    assert [a.info[keys.RM_RELAXATION] for a in written] == [a.info[keys.RM_RELAXATION] for a in best]
+        assert np.allclose(atoms.positions, selected[i].positions, atol=1e-8)
     restarts = read_done(restarts_path(out), keys.RM_ATTEMPT)
     assert sorted(restarts) == list(range(12))
-    # a run killed after some relaxations: the attempts already in OUT and the relaxations in
-    # the .restarts file are kept, the rest are made, and the result is the same
-    ase.io.write(out, written[:1], format="extxyz")
+    # a run killed after some relaxations: those in the .restarts file are kept, the rest are made
     ase.io.write(restarts_path(out), [restarts[k] for k in (0, 1, 2, 3, 7)], format="extxyz")
-    again = search(potential, attempts_for(comps, FAST_MOLECULE, 2), FAST_MOLECULE, seed=5, out=out,
-                   best_of=3, resume=True)
+    out.unlink()
+    assert main([*gen, "--n", "2", "--best-of", "3", "--out", str(out), "--resume"]) == 0
+    again = ase.io.read(out, ":")
     assert [a.info[keys.RM_RELAXATION] for a in again] == [a.info[keys.RM_RELAXATION] for a in best]
     assert sorted(read_done(restarts_path(out), keys.RM_ATTEMPT)) == list(range(12))
-    assert len(ase.io.read(out, ":")) == 4
-    with pytest.raises(ValueError, match="best_of"):
-        search(potential, attempts_for(comps, FAST_MOLECULE, 1), FAST_MOLECULE, best_of=0)
+    capsys.readouterr()
+    assert main([*gen, "--best-of", "0", "--out", str(out)]) == 2
+    assert "--best-of must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "hint"), [
+    (["--engine", "ase"], "ase_rm.testing.search_with_ase"),
+    (["--optimizer", "BFGS"], "search_with_ase(..., optimizer=...)"),
+    (["--dtype", "float64"], 'dtype = "float64"'),
+    (["--compile"], "compile = true"),
+    (["--rank-by", "valence"], "ase-rm select gen.restarts.extxyz best.extxyz --best-of K --rank-by RULE"),
+])
+def test_removed_generate_options_say_what_to_write_instead(
+        flag: list[str], hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "qm7b", "-c", "CH4", *flag, "--out", str(tmp_path / "x.extxyz")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {flag[0]} was removed; " in err and hint in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.extxyz").exists()
 
 
 def test_a_kick_before_the_first_stage_is_not_the_starts_random_stream() -> None:

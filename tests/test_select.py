@@ -174,9 +174,11 @@ def test_better_of_two_best_of_k_selections_is_best_of_2k() -> None:
     assert {a.info["rm_pool"] for a in combined} == {0, 1}  # both pools win somewhere (seeded)
     with pytest.raises(ValueError, match="differ in length"):
         module.better_of(pools[0], pools[1][:3])
-    other = best_of_blocks(every[:8], 2, rank_by="bonds")
+    other = [a.copy() for a in pools[1]]
+    for atoms in other:
+        atoms.info[keys.RM_RANK_BY] = "bonds"  # as a plugin's ranking marks its picks
     with pytest.raises(ValueError, match="rm_rank_by"):
-        module.better_of(pools[0], other[:4])
+        module.better_of(pools[0], other)
     swapped = pools[1][2:] + pools[1][:2]
     with pytest.raises(ValueError, match="rm_attempt"):
         module.better_of(pools[0], swapped)

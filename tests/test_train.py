@@ -128,7 +128,7 @@ def test_kill_9_then_resume_loses_nothing(tmp_path: Path) -> None:
 def test_resume_mid_epoch_keeps_the_epoch_wall_time_and_sums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run stopped inside an epoch reports that epoch's frames/s over its whole
     wall time (before and after the resume), not just the part after it."""
-    import ase_rm.train.loop as loop
+    from ase_rm.train import loop
 
     cfg = CFG.replace(epochs=2, batch_size=1, checkpoint_every=1, valid_fraction=0.0)
     real, calls = loop.batch_loss, {"n": 0}

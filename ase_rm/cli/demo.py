@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
+EXAMPLES = """examples:
+  ase-rm demo --checkpoint diamond --out demo_out
+  ase-rm demo --quick --volume-per-atom 4.5 --epochs 50 --seed 1 --no-progress --out quick
+  ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --attempts 16 --max-steps 2000 --out big
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="train on one diamond cell, search 2-12 C atoms, classify, plot")
+    p = sub.add_parser("demo", help="train on one diamond cell, search 2-12 C atoms, classify, plot",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="demo_out", help="output folder")
     p.add_argument("--quick", action="store_true", help="a small, fast version (CI)")
     p.add_argument("--volume-per-atom", type=float, help="training cell density, Å^3/atom (default 4.41)")

@@ -4,6 +4,9 @@ Under torchrun the attempts are shared out over the ranks (every world-th
 attempt per rank, each into its own part file); rank 0 merges the parts into
 ``--out`` at the end. ``--resume`` works per rank and on a merged file.
 ``--workers N`` launches that itself: N one-thread ranks on this machine.
+``--best-of K`` is K times the attempts (all kept in OUT's ``.restarts``
+file), then :func:`ase_rm.rss.select.best_of_blocks`, the selection of
+``ase-rm select --best-of K``.
 """
 
 from __future__ import annotations
@@ -18,45 +21,60 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .removed import removed
+
+EXAMPLES = """examples:
+  ase-rm generate qm7b -c C5H9NO --n 64 --seed 1 --out gen.extxyz
+  ase-rm generate qm7b -c C5NO --enumerate-h --n 32 --best-of 8 --workers 2 --protocol fast.toml \\
+      --out best.extxyz --resume --no-progress
+  ase-rm generate mp20 -c KZnF3 --formula-units 2 --protocol crystal --volume-per-atom 14:20 \\
+      --max-atoms 2048 --device cuda --out kznf3.extxyz
+
+A protocol file changes a preset: fast.toml with
+  extends = "molecule"
+  [engine]
+  compile = true     # torch.compile: ~1.6x faster steps (dtype = "float64": reproducible bits)
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="generate structures by random structure search on E~")
+    p = sub.add_parser("generate", help="generate structures by random structure search on E~",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("--composition", "-c", action="append", required=True,
                    help="formula, e.g. C5H9NO or KZnF3 (repeat for several)")
     p.add_argument("--n", "--attempts", dest="n", type=int,
                    help="attempts per composition (default: the protocol's; under torchrun spell it --attempts)")
     p.add_argument("--protocol", default="molecule",
-                   help="a preset (molecule, molecule-hop, diamond, crystal) or a protocol file (.toml/.yaml)")
+                   help="a preset (molecule, molecule-hop, diamond, crystal) or a protocol file (.toml/.yaml; "
+                        "its [engine] table sets dtype and compile)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--best-of", type=int, default=1, metavar="K",
-                   help="relax K random starts per attempt and keep the lowest-E~ one, converged first "
-                        "(K times the work; every relaxation also goes to OUT's .restarts file)")
-    p.add_argument("--rank-by", choices=("energy", "bonds", "valence"), default="energy",
-                   help="with --best-of: how an attempt's relaxation is picked: energy (converged, then lowest "
-                        "E~ per atom), bonds (converged, then passing the covalent-radius bond screen of "
-                        "ase_rm.rss.screen, then lowest E~) or valence (as bonds, then having a neutral Lewis "
-                        "structure); bonds and valence for molecules only")
-    p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
+                   help="relax K random starts per attempt and keep the lowest-E~ one, converged first: "
+                        "K times the attempts, all kept in OUT's .restarts file, then the selection of "
+                        "`ase-rm select --best-of K` (which also ranks by other rules, --rank-by)")
+    p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish; with "
+                                                "--best-of, the selection is written at the end)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
     p.add_argument("--enumerate-h", action="store_true",
                    help="the formula lists heavy atoms: add hydrogens as method.md section 4")
     p.add_argument("--formula-units", type=int, default=1, help="multiply the composition")
     p.add_argument("--volume-per-atom", help="crystal start volume per atom, Å^3: V or LOW:HIGH")
     p.add_argument("--max-atoms", type=int, default=4096, help="atoms per relaxation batch (memory bound)")
-    p.add_argument("--engine", choices=("batched", "ase"), default="batched")
-    p.add_argument("--optimizer", default="FIRE", help="ASE optimizer for --engine ase (FIRE, BFGS, LBFGS)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                   help="model precision (float64: bit-for-bit reproducible across batch layouts)")
-    p.add_argument("--compile", action="store_true",
-                   help="batched engine through torch.compile (about 1.6x faster steps; the first run on a "
-                        "machine spends minutes compiling, later runs about 20 s)")
     p.add_argument("--workers", type=int, default=1,
                    help="share the attempts over N one-thread processes on this machine (launches torchrun; "
-                        "with --compile the fastest path on a multi-core CPU)")
+                        "the fastest path on a multi-core CPU)")
     p.add_argument("--no-progress", action="store_true")
+    engine = "put it in a protocol file's [engine] table (see the end of ase-rm generate --help)"
+    removed(p, "--engine", "the batched engine is the one engine; the serial ASE path is "
+                           "ase_rm.testing.search_with_ase")
+    removed(p, "--optimizer", "ASE optimizers run through ase_rm.testing.search_with_ase(..., optimizer=...)")
+    removed(p, "--dtype", f"{engine}: dtype = \"float64\"")
+    removed(p, "--compile", f"{engine}: compile = true", takes_value=False)
+    removed(p, "--rank-by", "generate --best-of K keeps every relaxation beside OUT (gen.extxyz: "
+                            "gen.restarts.extxyz); select from it: ase-rm select gen.restarts.extxyz best.extxyz "
+                            "--best-of K --rank-by RULE")
     p.set_defaults(func=run, subparser=p)
 
 
@@ -100,7 +118,6 @@ def worker_command(args: argparse.Namespace) -> list[str]:
     head = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.workers}",
             "-m", "ase_rm.cli.main", "--threads", "1"]
     head += ["--traceback"] * bool(args.traceback) + ["--verbose"] * bool(args.verbose)
-    head += ["--system-malloc"] * bool(getattr(args, "system_malloc", False))
     return [*head, "generate", *positionals, *options]
 
 
@@ -109,8 +126,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 1, not {args.workers}")
     if args.best_of < 1:
         raise ConfigError(f"--best-of must be >= 1, not {args.best_of}")
-    if args.rank_by != "energy" and args.best_of == 1:
-        raise ConfigError("--rank-by picks among the relaxations of --best-of K (K > 1)")
     if args.workers > 1:
         if "WORLD_SIZE" in os.environ:
             raise ConfigError("--workers launches its own ranks; under torchrun leave it out")
@@ -141,48 +156,30 @@ def run_forwarding(command: list[str], env: dict[str, str]) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import torch
-
     from .. import keys
-    from ..calculator import RMCalculator
-    from ..checkpoint import load_potential
-    from ..potential import Potential
-    from ..rss import attempts_for, expand_compositions, get_protocol, search
-    from ..rss.output import merge_parts
-    from ..rss.search import restarts_path
+    from ..rss import attempts_for, expand_compositions, search
+    from ..rss.output import merge_parts, restarts_path
+    from ..rss.select import best_of_blocks
     from ..train.distributed import Dist
 
-    protocol = get_protocol(args.protocol)
-    volume = parse_volume(args.volume_per_atom)
-    if volume:
-        protocol = replace(protocol, start=replace(protocol.start, **volume))
+    protocol = _protocol(args)
     compositions = [
         comp for formula in args.composition
         for comp in expand_compositions(formula, enumerate_h=args.enumerate_h, formula_units=args.formula_units)
     ]
     dist = Dist.from_env()  # under torchrun: every rank makes its share of the attempts
-    device = args.device
-    if dist.world > 1 and device == "cuda":
-        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
-    dtype = getattr(torch, args.dtype)
-    potential, meta = load_potential(args.model, device=device, dtype=dtype)
-    if args.compile:
-        if args.engine == "ase":
-            raise ConfigError("--compile applies to the batched engine, not --engine ase")
-        potential = Potential(potential.model, compiled=True, static_degree=True).eval()
-    model: object = potential
-    if args.engine == "ase":
-        model = RMCalculator.from_checkpoint(args.model, device=device, dtype=dtype)
-    attempts = attempts_for(compositions, protocol, args.n)
+    potential, meta = _potential(args.model, protocol, args.device, dist.world)
+    n = protocol.attempts if args.n is None else args.n
     out = Path(args.out)
+    target = restarts_path(out) if args.best_of > 1 else out  # best-of: every relaxation, then the selection
     if dist.world > 1 and dist.is_main and not args.resume:  # a merged file of an earlier run
         out.unlink(missing_ok=True)
         restarts_path(out).unlink(missing_ok=True)
     results = search(
-        model, attempts, protocol, seed=args.seed, element_volumes=meta.get("volume_fit") or None,
-        out=out, resume=args.resume, max_atoms_per_batch=args.max_atoms,
-        progress=not args.no_progress and dist.is_main, engine=args.engine, optimizer=args.optimizer,
-        shard=(dist.rank, dist.world), best_of=args.best_of, rank_by=args.rank_by,
+        potential, attempts_for(compositions, protocol, n * args.best_of), protocol, seed=args.seed,
+        element_volumes=meta.get("volume_fit") or None, out=target, resume=args.resume,
+        max_atoms_per_batch=args.max_atoms, progress=not args.no_progress and dist.is_main,
+        shard=(dist.rank, dist.world),
     )
     if dist.world > 1:
         import torch.distributed
@@ -190,9 +187,38 @@ def _generate(args: argparse.Namespace) -> int:
         torch.distributed.barrier()
         if not dist.is_main:
             return 0
-        results = merge_parts(out, dist.world, keys.RM_ATTEMPT)
-        if args.best_of > 1:
-            merge_parts(restarts_path(out), dist.world, keys.RM_ATTEMPT)
-    converged = sum(bool(a.info["rm_converged"]) for a in results)
+        results = merge_parts(target, dist.world, keys.RM_ATTEMPT)
+    if args.best_of > 1:
+        import ase.io
+
+        results = best_of_blocks(results, args.best_of)
+        ase.io.write(out, results, format="extxyz")
+    converged = sum(bool(a.info[keys.RM_CONVERGED]) for a in results)
     print(f"{len(results)} structures ({converged} converged) written to {args.out}")
     return 0
+
+
+def _protocol(args: argparse.Namespace) -> Any:
+    """The protocol asked for, with --volume-per-atom applied to its start."""
+    from ..rss import get_protocol
+
+    protocol = get_protocol(args.protocol)
+    volume = parse_volume(args.volume_per_atom)
+    if volume:
+        protocol = replace(protocol, start=replace(protocol.start, **volume))
+    return protocol
+
+
+def _potential(model: str, protocol: Any, device: str, world: int) -> tuple[Any, dict[str, Any]]:
+    """The model on this rank's device, as the protocol's [engine] table asks (dtype, compile)."""
+    import torch
+
+    from ..checkpoint import load_potential
+    from ..potential import Potential
+
+    if world > 1 and device == "cuda":
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    potential, meta = load_potential(model, device=device, dtype=getattr(torch, protocol.engine.dtype))
+    if protocol.engine.compile:
+        potential = Potential(potential.model, compiled=True, static_degree=True).eval()
+    return potential, meta

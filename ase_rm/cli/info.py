@@ -9,7 +9,10 @@ from ..config import MODEL_PRESETS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="print a preset's or a checkpoint's configuration and parameter count")
+    p = sub.add_parser("info", help="print a preset's or a checkpoint's configuration and parameter count",
+                       epilog="examples:\n  ase-rm info          # shipped models and presets\n  ase-rm info qm7b\n"
+                              "  ase-rm info --preset mp20\n",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help="checkpoint path or shipped name")
     p.add_argument("--preset", choices=sorted(MODEL_PRESETS), help="describe a model preset instead")
     p.set_defaults(func=run)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..errors import RMError
 from . import demo, generate, info, noise, relax, select, train
+from .removed import removed
 
 SUBCOMMANDS = [demo, train, noise, generate, relax, select, info]
 
@@ -38,15 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser = argparse.ArgumentParser(
-        prog="ase-rm", description="Response Matching: train, noise, generate and relax with RM potentials."
+        prog="ase-rm", description="Response Matching: train, noise, generate and relax with RM potentials.",
+        epilog="examples:\n  ase-rm --threads 1 generate qm7b -c C5H9NO --out gen.extxyz\n"
+               "  ase-rm --verbose --traceback train run.toml\n  ase-rm generate --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ase-rm {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 on a busy machine)")
-    parser.add_argument("--system-malloc", action="store_true",
-                        help="leave glibc's malloc thresholds as they are (by default freed memory stays in the "
-                             "process, which saves page faults at every relaxation step)")
+    removed(parser, "--system-malloc", "ase-rm leaves malloc alone when GLIBC_TUNABLES sets glibc.malloc "
+                                       "options, e.g. GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072",
+            takes_value=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for module in [*SUBCOMMANDS, *plugin_commands()]:
         module.add_parser(sub)  # type: ignore[attr-defined]
@@ -65,10 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    if not args.system_malloc:
-        from ..malloc import retain_freed_memory
+    from ..malloc import retain_freed_memory
 
-        retain_freed_memory()
+    retain_freed_memory()  # a no-op when GLIBC_TUNABLES sets glibc.malloc options
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. piped into head

@@ -8,7 +8,10 @@ from ..config import NOISE_PRESETS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("noise", help="noise equilibrium structures and write the frames (extxyz)")
+    p = sub.add_parser("noise", help="noise equilibrium structures and write the frames (extxyz)",
+                       epilog="examples:\n  ase-rm noise mine.extxyz noised.extxyz\n"
+                              "  ase-rm noise cells.extxyz noised.extxyz --recipe crystal --seed 1 --epoch 3\n",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="structures: extxyz/any ase.io format, .db, CIF folder or MP-20 CSV")
     p.add_argument("output", help="output file (extxyz)")
     p.add_argument("--recipe", choices=sorted(NOISE_PRESETS), help="noise recipe (default: by periodicity)")

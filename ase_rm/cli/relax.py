@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """examples:
+  ase-rm relax qm7b mine.extxyz relaxed.extxyz --fmax 0.005 --steps 2000
+  ase-rm relax mp20 cells.extxyz relaxed.extxyz --cell --pressure 0.001 --max-atoms 2048 --device cuda --no-progress
+  ase-rm relax mp20 cells.extxyz relaxed.extxyz --cell constant_volume
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("relax", help="relax structures on E~ (batched FIRE)")
+    p = sub.add_parser("relax", help="relax structures on E~ (batched FIRE)", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("input", help="structures (any format ase_rm reads)")
     p.add_argument("output", help="output extxyz")
@@ -15,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fmax", type=float, default=0.01, help="eV/Å")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--pressure", type=float, default=0.0, help="external pressure, eV/Å^3 (variable cell)")
-    p.add_argument("--max-atoms", type=int, default=4096)
+    p.add_argument("--max-atoms", type=int, default=4096, help="atoms per relaxation batch (memory bound)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)

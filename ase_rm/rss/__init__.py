@@ -1,4 +1,4 @@
-"""Random structure search: compositions, random starts and protocols (method.md section 4)."""
+"""Random structure search: compositions, random starts, protocols, the search and selection (method.md section 4)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from .composition import (
     multiply,
     parse_formula,
 )
-from .protocols import PROTOCOLS, Protocol, Stage, StartSpec, get_protocol, random_start, start_volume
-from .search import Attempt, StartMaker, attempts_for, relax_with_ase, search
+from .protocols import PROTOCOLS, Engine, Protocol, Stage, StartSpec, get_protocol, random_start, start_volume
+from .search import Attempt, StartMaker, attempts_for, search
+from .select import best_of_blocks, rank_key, ranking, ranking_names, select_first, select_lowest
 from .starts import (
     StartError,
     crystal_start,
@@ -25,11 +26,17 @@ from .starts import (
 __all__ = [
     "Attempt",
     "attempts_for",
-    "relax_with_ase",
     "search",
     "StartMaker",
+    "best_of_blocks",
+    "rank_key",
+    "ranking",
+    "ranking_names",
+    "select_first",
+    "select_lowest",
     "PROTOCOLS",
     "Composition",
+    "Engine",
     "HydrogenRule",
     "Protocol",
     "Stage",

@@ -7,12 +7,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import ase.io
 from ase import Atoms
 
 
 def append_frames(path: Path, frames: Sequence[Atoms]) -> None:
     """Append frames to an extxyz file in one write, flushed to disk."""
+    import ase.io  # here, not at import: ase.io pulls in scipy (about 2 s), which `import ase_rm` need not pay
+
     buf = io.StringIO()
     ase.io.write(buf, list(frames), format="extxyz")
     data = buf.getvalue().encode()
@@ -39,6 +40,8 @@ def read_done(path: Path, key: str) -> dict[int, Atoms]:
     (a kill during a write) is dropped and the file rewritten without it."""
     if not path.exists():
         return {}
+    import ase.io
+
     good: list[Atoms] = []
     try:
         for atoms in ase.io.iread(path, index=":", format="extxyz"):
@@ -65,3 +68,9 @@ def merge_parts(path: Path, world: int, key: str) -> list[Atoms]:
     for part in parts:
         part.unlink(missing_ok=True)
     return merged
+
+
+def restarts_path(path: Path) -> Path:
+    """Where a best-of-K generation into ``path`` keeps every relaxation
+    (``ase-rm generate --best-of K``; select from it with ``ase-rm select --best-of K``)."""
+    return path.with_name(f"{path.stem}.restarts{path.suffix}")

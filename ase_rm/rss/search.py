@@ -5,9 +5,9 @@ with (seed, k) and its kicks from (seed, k, stage): an attempt's result does
 not depend on what else runs in the batch, so the same seed gives the same
 structures, and a resumed run redoes only what was not written yet.
 
-Two engines: ``"batched"`` (FIRE pools in torch, the default) and ``"ase"``
-(serially through RMCalculator with an ASE optimizer and FrechetCellFilter:
-the path users know, and the reference the batched engine is tested against).
+One engine: batched FIRE pools in torch. The serial path through
+RMCalculator with an ASE optimizer and FrechetCellFilter is the reference the
+pools are tested against, :func:`ase_rm.testing.search_with_ase`.
 """
 
 from __future__ import annotations
@@ -24,17 +24,15 @@ import numpy as np
 from ase import Atoms
 
 from .. import keys
-from ..errors import ConfigError, InvalidStructureError, UnknownElementError
+from ..errors import InvalidStructureError, UnknownElementError
 from ..potential import Potential
 from ..relax import FireParams, RelaxOptions, iter_relax
 from ..structures import check_atoms
 from .composition import Composition, format_formula
 from .output import append_frames, part_path, read_done
 from .protocols import Protocol, Stage, StartSpec, random_start
-from .select import MOLECULE_RANKINGS, best_of_blocks, ranking
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -184,47 +182,8 @@ def _one_stage(
     yield from failed
 
 
-def _ase_stages(calc: Any, starts: Iterable[Atoms], stages: Sequence[Stage], seed: int,
-                optimizer: str) -> Iterator[Atoms]:
-    for atoms in starts:
-        current = atoms
-        for s, stage in enumerate(stages):
-            moved = kick(current, stage, s, seed)
-            problem = _runnable(moved, None, f"attempt {atoms.info.get(keys.RM_ATTEMPT)} before stage {s + 1}")
-            if problem is not None:
-                log.warning("%s: counted as not converged", problem)
-                current = _failed(current, problem, s == 0)
-                break
-            current = _record(relax_with_ase(calc, moved, stage, optimizer), current, s == 0, stage.accept)
-        yield current
-
-
-def relax_with_ase(calc: Any, atoms: Atoms, stage: Stage, optimizer: str = "FIRE") -> Atoms:
-    """One stage with an ASE optimizer (and FrechetCellFilter for cell stages)."""
-    import ase.optimize
-    from ase.filters import FrechetCellFilter
-
-    out = atoms.copy()
-    out.calc = calc
-    target: Any = out
-    if stage.cell is not None:
-        target = FrechetCellFilter(
-            out, constant_volume=stage.cell == "constant_volume", hydrostatic_strain=stage.cell == "hydrostatic"
-        )
-    opt_cls = getattr(ase.optimize, optimizer)
-    kwargs: dict[str, Any] = {"logfile": None, "maxstep": stage.maxstep}
-    if optimizer == "FIRE":
-        kwargs["dt"] = stage.dt
-    opt = opt_cls(target, **kwargs)
-    converged = bool(opt.run(fmax=stage.fmax, steps=stage.max_steps))
-    energy = float(out.get_potential_energy())
-    out.calc = None
-    out.info.update({keys.RM_ENERGY: energy, keys.RM_CONVERGED: converged, keys.RM_STEPS: int(opt.nsteps)})
-    return out
-
-
 def search(
-    potential: Potential | Any,
+    potential: Potential,
     attempts: Sequence[Attempt],
     protocol: Protocol,
     seed: int = 0,
@@ -233,17 +192,19 @@ def search(
     resume: bool = False,
     max_atoms_per_batch: int = 4096,
     progress: bool = False,
-    engine: str = "batched",
-    optimizer: str = "FIRE",
     shard: tuple[int, int] = (0, 1),
     start_maker: StartMaker | None = None,
-    best_of: int = 1,
-    rank_by: str = "energy",
 ) -> list[Atoms]:
-    """Run attempts through the protocol's stages; results sorted by attempt.
+    """Run attempts through the protocol's stages in batched FIRE pools; results sorted by attempt.
+
+    Best-of-K is a selection after the search, not part of it: search K times
+    the attempts, then :func:`ase_rm.rss.select.best_of_blocks` (what
+    ``ase-rm generate --best-of K`` and ``ase-rm select --best-of K`` do). The
+    serial ASE reference the batched pools are tested against is
+    :func:`ase_rm.testing.search_with_ase`.
 
     Args:
-        potential: a Potential (batched engine) or an ASE calculator (``engine="ase"``).
+        potential: the model (:func:`ase_rm.load_potential`).
         attempts: what to make (see :func:`attempts_for`).
         protocol: the stages (its ``start`` is ignored in favour of each attempt's).
         seed: seeds every start and kick.
@@ -252,8 +213,6 @@ def search(
         resume: keep the results already in ``out`` and make only the rest.
         max_atoms_per_batch: memory bound of each relaxation pool.
         progress: a progress bar over attempts.
-        engine: "batched" or "ase".
-        optimizer: ASE optimizer name for the "ase" engine (FIRE, BFGS, LBFGS).
         shard: ``(rank, world)``: make only every world-th attempt, from the
             rank-th on, and append to ``out``'s part file for this rank
             (:func:`ase_rm.rss.output.part_path`; merge with
@@ -263,17 +222,6 @@ def search(
         start_maker: makes each start instead of :func:`ase_rm.rss.random_start`
             (same signature; seeded by the attempt through its ``rng``), e.g.
             the pymatgen plugin's symmetric starts.
-        best_of: relax this many random starts per attempt and keep the one
-            ranked first by :func:`ase_rm.rss.select.rank_key` (converged, then
-            lowest E~ per atom); see :func:`ase_rm.rss.select.best_of_blocks`
-            for the numbering. Every relaxation is appended to ``out``'s
-            ``.restarts`` file (:func:`restarts_path`), from which a killed run
-            resumes; an attempt goes to ``out`` once all of its starts are done.
-        rank_by: with ``best_of``, how the kept relaxation is picked: a name in
-            :data:`ase_rm.rss.select.RANKINGS` ("energy", the default;
-            "bonds": converged, then passing :mod:`ase_rm.rss.screen`'s bond
-            screen, then E~; "valence": as "bonds", then having a neutral Lewis
-            structure; the last two for molecule starts only).
 
     Returns:
         The results of this shard's attempts (all attempts when world is 1), in attempt order.
@@ -281,43 +229,14 @@ def search(
     rank, world = shard
     if not 0 <= rank < world:
         raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
-    if best_of < 1:
-        raise ValueError(f"best_of must be >= 1, got {best_of}")
-    ranking(rank_by)  # an unknown name fails before any work
     attempts = list(attempts)[rank::world]
-    if best_of > 1 and rank_by in MOLECULE_RANKINGS and any(a.start.kind != "molecule" for a in attempts):
-        raise ConfigError(f"rank_by={rank_by!r} screens molecules; these attempts have crystal starts")
-    if best_of > 1 and getattr(start_maker, "takes_attempt", False):
-        raise ConfigError("best_of > 1 renumbers the relaxations, so it cannot be used with a start maker "
-                          "that picks its start by attempt index (takes_attempt)")
     path, done = _output(out, attempts, resume, rank, world)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))
-    if best_of > 1:
-        relaxations = [Attempt(a.index * best_of + r, a.composition, a.start) for a in todo for r in range(best_of)]
-        restarts = None
-        if out is not None:
-            restarts = restarts_path(Path(out))
-            restarts = part_path(restarts, rank, world) if world > 1 else restarts
-        relaxed = search(
-            potential, relaxations, protocol, seed, element_volumes, restarts, resume, max_atoms_per_batch,
-            progress, engine, optimizer, start_maker=start_maker,
-        )
-        chosen = best_of_blocks(relaxed, best_of, rank_by)
-        if path is not None:
-            append_frames(path, chosen)
-        results = {**done, **{int(a.info[keys.RM_ATTEMPT]): a for a in chosen}}
-        return [results[a.index] for a in attempts]
     starts = (make_start(a, seed, element_volumes, start_maker) for a in todo)
-    if engine == "batched":
-        stream = _batched_stages(potential, starts, protocol.stages, seed, max_atoms_per_batch)
-    elif engine == "ase":
-        stream = _ase_stages(potential, starts, protocol.stages, seed, optimizer)
-    else:
-        raise ValueError(f"engine must be 'batched' or 'ase', not {engine!r}")
     results = dict(done)
     bar = _bar(len(attempts), len(done)) if progress else None
-    for atoms in stream:
+    for atoms in _batched_stages(potential, starts, protocol.stages, seed, max_atoms_per_batch):
         if path is not None:
             append_frames(path, [atoms])
         results[int(atoms.info[keys.RM_ATTEMPT])] = atoms
@@ -326,11 +245,6 @@ def search(
     if bar is not None:
         bar.close()
     return [results[a.index] for a in attempts]
-
-
-def restarts_path(path: Path) -> Path:
-    """Where a best-of-K generation into ``path`` keeps every relaxation."""
-    return path.with_name(f"{path.stem}.restarts{path.suffix}")
 
 
 def _output(

@@ -1,4 +1,4 @@
-"""Selection by E~: keep the lowest-E~ attempts of each composition.
+"""Selection by E~: keep the lowest-E~ attempts of each composition, or the best of K.
 
 A user of random structure search ranks candidates by the pseudo energy. This
 makes that explicit and reproducible: run more attempts than needed, keep the
@@ -16,7 +16,6 @@ from ase import Atoms
 
 from .. import keys
 from ..errors import RMError
-from .screen import passes_bond_screen, screen_verdicts
 
 
 def _energy(atoms: Atoms) -> float:
@@ -40,40 +39,42 @@ def rank_key(atoms: Atoms) -> tuple[bool, float]:
     return not bool(atoms.info.get(keys.RM_CONVERGED, False)), _energy(atoms)
 
 
-def screened_rank_key(atoms: Atoms) -> tuple[bool, bool, float]:
-    """:func:`rank_key` with the bond screen (:mod:`ase_rm.rss.screen`) between
-    its two parts: converged first, then molecules that pass the screen, then
-    by E~ per atom."""
-    unconverged, energy = rank_key(atoms)
-    return unconverged, not passes_bond_screen(atoms), energy
+RANKINGS: dict[str, Callable[[Atoms], Any]] = {"energy": rank_key}
+"""The rankings built into the core: ``energy`` (:func:`rank_key`, the default).
+Plugins add others through the :data:`RANKING_GROUP` entry points."""
+
+RANKING_GROUP = "ase_rm.rankings"
+"""Entry-point group through which installed plugins add rankings for best-of-K
+(``ase-rm select --best-of K --rank-by NAME``): each entry point names a rank key,
+a function ``Atoms -> tuple`` ordered ascending (best first), such as the
+molecules plugin's ``bonds`` and ``valence``. The core discovers them by entry
+point and never imports a plugin by name."""
 
 
-def valence_rank_key(atoms: Atoms) -> tuple[bool, bool, bool, float]:
-    """:func:`screened_rank_key` with the valence screen after the bond screen:
-    converged first, then passing the bond screen, then having a neutral Lewis
-    structure (:func:`ase_rm.rss.screen.valence_problem`), then by E~ per atom."""
-    unconverged, energy = rank_key(atoms)
-    bonds, valence = screen_verdicts(atoms)
-    return unconverged, not bonds, not valence, energy
+def _plugin_rankings() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=RANKING_GROUP) if ep.name not in RANKINGS}
 
 
-RANKINGS: dict[str, Callable[[Atoms], Any]] = {
-    "energy": rank_key, "bonds": screened_rank_key, "valence": valence_rank_key,
-}
-"""How best-of-K picks an attempt's relaxation: ``energy`` (:func:`rank_key`, the
-default), ``bonds`` (:func:`screened_rank_key`) or ``valence``
-(:func:`valence_rank_key`); the last two for molecules only."""
-
-
-MOLECULE_RANKINGS = frozenset({"bonds", "valence"})
-"""The rankings of :data:`RANKINGS` that screen molecules (no use on crystals)."""
+def ranking_names() -> list[str]:
+    """Every ranking :func:`ranking` knows: the core's, then the installed plugins'."""
+    return [*RANKINGS, *sorted(_plugin_rankings())]
 
 
 def ranking(name: str) -> Callable[[Atoms], Any]:
-    """The rank key called ``name`` in :data:`RANKINGS` (RMError if unknown)."""
-    if name not in RANKINGS:
-        raise RMError(f"unknown ranking {name!r}; choose one of {sorted(RANKINGS)}")
-    return RANKINGS[name]
+    """The rank key called ``name``: one of :data:`RANKINGS`, or one a plugin
+    registers in the :data:`RANKING_GROUP` entry points (RMError if neither)."""
+    if name in RANKINGS:
+        return RANKINGS[name]
+    found = _plugin_rankings().get(name)
+    if found is None:
+        raise RMError(f"unknown ranking {name!r}; choose one of {ranking_names()} "
+                      "(bonds and valence come with the molecules plugin: pip install 'ase-rm[molecules]')")
+    try:
+        return found.load()  # type: ignore[no-any-return]
+    except ImportError as exc:
+        raise RMError(f"ranking {name!r} needs a plugin whose dependencies are missing: {exc}") from exc
 
 
 def group_of(atoms: Atoms, group_key: str = keys.RM_FORMULA) -> str:
@@ -121,7 +122,7 @@ def select_first(frames: Sequence[Atoms], k: int, group_key: str = keys.RM_FORMU
 def best_of_blocks(frames: Sequence[Atoms], k: int, rank_by: str = "energy") -> list[Atoms]:
     """Best-of-``k`` attempts from single relaxations: relaxations ``i*k .. i*k+k-1``
     (by ``rm_attempt``) form attempt ``i``, which keeps the one the ranking ``rank_by``
-    (:data:`RANKINGS`; default :func:`rank_key`) puts first (ties: the lower number).
+    (:func:`ranking`; default :func:`rank_key`) puts first (ties: the lower number).
 
     Applied to a plain run with ``k`` times the attempts per composition, this
     gives exactly what ``ase-rm generate --best-of k`` makes (same starts, same

@@ -32,6 +32,7 @@ import torch
 
 VALIDATION_FORMULAS = ("C5H8O2", "C6H11N", "C5H8N2", "C7H10", "C7H12O")
 REPO = Path(__file__).resolve().parents[2]
+COMPILED = Path(__file__).resolve().parent / "molecule_compiled.toml"
 
 
 def run(cmd: list[str]) -> None:
@@ -51,7 +52,7 @@ def main() -> None:
     ap.add_argument("--attempts", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--gen", default=f"{sys.executable} -m ase_rm.cli.main", help="command for ase-rm generate")
-    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile", action="store_true", help=f"generate with {COMPILED.name} (torch.compile)")
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "qm7b.extxyz.gz"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -63,8 +64,8 @@ def main() -> None:
             folder.mkdir(parents=True, exist_ok=True)
             comps = [arg for f in VALIDATION_FORMULAS for arg in ("--composition", f)]
             run([*shlex.split(args.gen), "--threads", "1", "generate", ckpt, *comps, "--n", str(args.attempts),
-                 "--protocol", "molecule", "--seed", str(args.seed), "--out", str(folder / "gen.extxyz"),
-                 "--no-progress", "--resume", *(["--compile"] if args.compile else [])])
+                 "--protocol", str(COMPILED) if args.compile else "molecule", "--seed", str(args.seed),
+                 "--out", str(folder / "gen.extxyz"), "--no-progress", "--resume"])
             run([sys.executable, "-m", "ase_rm.cli.main", "evaluate", "molecules", str(folder / "gen.extxyz"),
                  "--qm7b", args.data, "--reference-limit", "0", "--out", str(folder / "eval")])
         summ = torch.load(ckpt, weights_only=True, map_location="cpu")["training_summary"]

@@ -14,8 +14,8 @@ OUT=${OUT:-out/eval/pool${ATTEMPTS}s${SEED}}
 mkdir -p "$OUT"
 run() {  # PART, then the compositions
   local part=$1; shift
-  ase-rm generate qm7b "$@" --enumerate-h --attempts "$ATTEMPTS" --protocol molecule --seed "$SEED" \
-    --out "$OUT/gen_$part.extxyz" --no-progress --compile --workers 2 --resume >> "$OUT/gen_$part.log" 2>&1
+  ase-rm generate qm7b "$@" --enumerate-h --attempts "$ATTEMPTS" --protocol experiments/qm7b/molecule_compiled.toml \
+    --seed "$SEED" --out "$OUT/gen_$part.extxyz" --no-progress --workers 2 --resume >> "$OUT/gen_$part.log" 2>&1
 }
 date
 run in -c C5O1N1 -c C4O1N2 -c C6O1

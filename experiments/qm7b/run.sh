@@ -24,9 +24,9 @@
 #   ATTEMPTS         attempts per formula (default 32; --quick: 2)
 #   GEN_ASE_RM       the command for the generation step only (default: ASE_RM), e.g.
 #                    "torchrun --standalone --nproc_per_node 2 -m ase_rm.cli.main" (one rank per core)
-#   GEN_FLAGS        extra ase-rm generate options, e.g. "--compile"
+#   GEN_FLAGS        extra ase-rm generate options, e.g. "--workers 2"
 #   PROTOCOL         generation protocol, a preset or a file (default molecule; e.g.
-#                    experiments/qm7b/hop.toml)
+#                    experiments/qm7b/hop.toml, or experiments/qm7b/molecule_compiled.toml: torch.compile)
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }

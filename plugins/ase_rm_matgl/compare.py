@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ase_rm.checkpoint import load_potential
+from ase_rm import load_potential, train
 from ase_rm.config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS
 from ase_rm.data import NoisyDataset
-from ase_rm.demo.run import DemoConfig, run_demo, training_cell
+from ase_rm.demo.run import DemoConfig, run_demo, training_cell  # the demo's public names: its owner exports them
 from ase_rm.graph import Frame, build_graph
-from ase_rm.train.loss import accumulate, batch_loss, summarise
-from ase_rm.train.run import train
+from ase_rm.train import accumulate, batch_loss, summarise
 
 from .model import MatglConfig
 

@@ -4,6 +4,7 @@ Public API (needs the ``molecules`` extra: rdkit, posebusters, pandas, matplotli
 
     from ase_rm_molecules import evaluate_molecules, qm7b_reference, known_smiles
     from ase_rm_molecules import evaluate_energies, correlations, heldout_split   # Fig. 1: E~ vs reference
+    from ase_rm_molecules import bond_problem, valence_problem   # bond and valence screens (ASE only)
 
 The names are imported lazily, so that ``ase-rm`` can list the ``evaluate``
 subcommand (``ase_rm_molecules.cli``) without importing RDKit or PoseBusters.
@@ -51,6 +52,14 @@ _EXPORTS: dict[str, str] = {
     "write_energies_csv": "correlation",
     "plot_energy_scatter": "scatter",
     "plot_composition_scatter": "scatter",
+    "draw_representatives": "gallery",
+    "representatives": "gallery",
+    "bond_problem": "screen",
+    "valence_problem": "screen",
+    "passes_bond_screen": "screen",
+    "passes_valence_screen": "screen",
+    "screened_rank_key": "screen",
+    "valence_rank_key": "screen",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -38,6 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="bond perception + PoseBusters 'mol' checks, pass rates per composition, uniqueness, novelty",
         description="Rates are over all attempts: unperceivable frames fail every check, and non-converged "
         "frames (rm_converged False) count as failures unless --judge-unconverged is given.",
+        epilog="examples:\n  ase-rm evaluate molecules gen.extxyz --out eval\n"
+               "  ase-rm evaluate molecules gen_*.extxyz --qm7b qm7b.extxyz.gz --reference-limit 200 --out eval\n"
+               "  ase-rm evaluate molecules gen.extxyz --judge-unconverged --out eval_geometry\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     m.add_argument("inputs", nargs="+", help="generated molecules (extxyz from ase-rm generate, or any ASE file)")
     m.add_argument("--qm7b", type=Path, help="QM7b file (qm7b.extxyz.gz): reference row and novelty")
@@ -45,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"QM7b molecules (evenly spaced) in the reference row; -1 for all 7,211, 0 for no row "
                    f"(default {DEFAULT_REFERENCE_LIMIT})")
     m.add_argument("--out", type=Path, default=Path("molecule_evaluation"),
-                   help="output folder for summary.csv, summary.md, molecules.csv and heatmap.png")
+                   help="output folder for summary.csv, summary.md, molecules.csv, heatmap.png and "
+                        "molecules.png (representative molecules per composition)")
     m.add_argument("--judge-unconverged", action="store_true",
                    help="judge non-converged frames on their geometry instead of counting them as failures")
     m.set_defaults(func=run)
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         from .evaluate import evaluate_frames, records_table, summarise
+        from .gallery import draw_representatives
         from .heatmap import plot_heatmap
         from .reference import evenly_spaced, known_smiles, qm7b_reference
         from .report import format_markdown, write_csv
@@ -110,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
     write_csv(records_table(records), out / "molecules.csv")
     (out / "summary.md").write_text(format_markdown(table), encoding="utf-8")
     plot_heatmap(table, out / "heatmap.png")
+    picture = draw_representatives(frames, records, out / "molecules.png", unconverged_fail=not args.judge_unconverged)
     print(format_markdown(table, PRINTED_COLUMNS), end="")
     print("rates in % of all attempts" + ("" if args.judge_unconverged else " (non-converged count as failures)")
           + ("" if known is not None else "; no --qm7b given, so no reference row and no novelty"))
-    print(f"wrote {out / 'summary.csv'}, {out / 'summary.md'}, {out / 'molecules.csv'}, {out / 'heatmap.png'}")
+    drawn = f", {picture} (representative molecules)" if picture else "; no molecule perceived, so no molecules.png"
+    print(f"wrote {out / 'summary.csv'}, {out / 'summary.md'}, {out / 'molecules.csv'}, {out / 'heatmap.png'}{drawn}")
     return 0

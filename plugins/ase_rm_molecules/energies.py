@@ -23,7 +23,9 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from ase_rm import Frame, Potential, RMError, build_graph, check_atoms, keys, load_potential
+from ase_rm import Potential, RMError, keys, load_potential
+from ase_rm.graph import Frame, build_graph
+from ase_rm.structures import check_atoms
 
 from .heldout import HeldOut, heldout_split
 from .reading import read_frames

@@ -24,7 +24,8 @@ import torch
 from ase import Atoms
 from ase.build import bulk
 
-from ase_rm import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, RMCalculator
+from ase_rm import RMCalculator
+from ase_rm.config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS
 
 from .phonons import PhononResult, phonon_check
 
@@ -48,7 +49,7 @@ def simple_cubic() -> Atoms:
 
 def train_quick_model(out: Path, epochs: int = 30) -> Path:
     """The diamond preset trained on the training cell for ``epochs`` epochs; returns the checkpoint."""
-    from ase_rm.train.run import train
+    from ase_rm import train
 
     result = train([training_cell()], out, MODEL_PRESETS["diamond"], NOISE_PRESETS["crystal"],
                    TRAIN_PRESETS["diamond"].replace(epochs=epochs), progress=False, name="diamond")

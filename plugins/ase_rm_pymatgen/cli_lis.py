@@ -23,16 +23,27 @@ def parse_elements(text: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+class _Renamed(argparse.Action):
+    """``--max-atoms``, this command's old name of ``--max-cell-atoms`` (everywhere else
+    ``--max-atoms`` is the batch memory bound): a one-line error naming the new one."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        parser.exit(2, f"{parser.prog}: error: --max-atoms is now --max-cell-atoms (the largest cell generated; "
+                       "the batch memory bound is --batch-atoms)\n")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lis", help="Li-S (or any A-B) pseudo convex hull on E~ with known structures marked")
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("--known", required=True,
                    help="CSV of known structures, columns material_id and cif (shared/data/li_s_known_structures.csv)")
     add_generation_options(p, n=20)
-    p.add_argument("--max-atoms", type=int, default=12, help="largest cell generated (default 12)")
+    p.add_argument("--max-cell-atoms", type=int, default=12, help="largest cell generated (default 12)")
+    p.add_argument("--max-atoms", action=_Renamed, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--grid-atoms", type=int, default=GRID_ATOMS,
                    help=f"every (nA, nB) with nA + nB <= this is generated (default {GRID_ATOMS}); the known "
-                        "structures' cells up to --max-atoms are added")
+                        "structures' cells up to --max-cell-atoms are added")
     p.add_argument("--composition", "-c", action="append", help="generate these cell formulas instead of the grid")
     p.add_argument("--elements", type=parse_elements, default=("Li", "S"), help="A,B (default Li,S); x = fraction of A")
     p.add_argument("--include-unconverged", action="store_true",
@@ -49,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     known = read_known_structures(args.known)
     result = run_binary_hull(
-        args.model, known, args.out, n=args.n, elements=args.elements, max_atoms=args.max_atoms,
+        args.model, known, args.out, n=args.n, elements=args.elements, max_atoms=args.max_cell_atoms,
         grid_atoms=args.grid_atoms, compositions=args.composition, seed=args.seed, protocol=args.protocol,
         max_steps=args.max_steps, converged_only=not args.include_unconverged, known_in_hull=args.known_in_hull,
         max_atoms_per_batch=args.batch_atoms, device=args.device,

@@ -178,11 +178,20 @@ def test_cli_writes_tables_and_heatmap(tmp_path: Path, capsys: pytest.CaptureFix
     rc = main(["evaluate", "molecules", str(tmp_path / "gen.extxyz"), "--qm7b", str(ref_path),
                "--reference-limit", "1", "--out", str(out)])
     assert rc == 0
-    for name in ("summary.csv", "summary.md", "molecules.csv", "heatmap.png"):
+    for name in ("summary.csv", "summary.md", "molecules.csv", "heatmap.png", "molecules.png"):
         assert (out / name).stat().st_size > 0
-    assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("heatmap.png", "molecules.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from ase_rm_molecules.gallery import SIZE
+    from PIL import Image
+
+    with Image.open(out / "molecules.png") as image:  # a valid PNG: two compositions, one row each
+        image.verify()
+    with Image.open(out / "molecules.png") as image:
+        assert image.format == "PNG" and image.size == (SIZE[0], 2 * SIZE[1])  # one distinct molecule each
     printed = capsys.readouterr().out
     assert "| CH4O | 2 | 50.0 |" in printed and "QM7b (1)" in printed
+    assert "molecules.png (representative molecules)" in printed
     lines = (out / "molecules.csv").read_text().splitlines()
     assert len(lines) == 4 and lines[0].startswith("index,composition,converged")
 
@@ -201,3 +210,18 @@ def test_qm7b_sample_passes(shared_data: Path) -> None:
     assert rates["perceived_pct"] == 100.0
     assert rates["all_pass"] >= 95.0
     assert all(rates[c] >= 95.0 for c in PAPER_CHECKS)
+
+
+def test_representatives_are_distinct_molecules_best_first() -> None:
+    from ase_rm_molecules import representatives
+
+    methanol, ethanol = molecule("CH3OH"), molecule("CH3CH2OH")
+    frames = []
+    for k, (atoms, energy, converged) in enumerate([(methanol, -2.0, False), (methanol, -1.0, True),
+                                                   (methanol, -3.0, True), (ethanol, -1.0, True)]):
+        atoms = atoms.copy()
+        atoms.info.update(rm_energy=energy * len(atoms), rm_converged=converged, rm_attempt=k)
+        frames.append(atoms)
+    rows = representatives(frames, evaluate_frames(frames))
+    assert [[r.index for r in row] for row in rows] == [[2], [3]]  # one methanol: the converged, lowest E~
+    assert representatives(frames, evaluate_frames(frames), max_groups=1)[0][0].group == "CH4O"

@@ -185,3 +185,12 @@ def test_lis_cli(li_s_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "ase-rm lis: error: CSV file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["lis", str(li_s_checkpoint), "--known", str(known_csv), "--out", str(out), "--elements", "Li"])
+    capsys.readouterr()
+    from ase_rm.cli.main import build_parser
+
+    base = ["lis", str(li_s_checkpoint), "--known", str(known_csv), "--out", str(out)]
+    assert build_parser().parse_args([*base, "--max-cell-atoms", "6"]).max_cell_atoms == 6
+    with pytest.raises(SystemExit) as exc:  # the old spelling: --max-atoms is the batch memory bound elsewhere
+        main([*base, "--max-atoms", "6"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--max-atoms is now --max-cell-atoms" in err and len(err.strip().splitlines()) == 1

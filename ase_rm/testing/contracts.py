@@ -17,9 +17,9 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
-from . import keys
-from .graph import Frame, build_graph
-from .potential import Potential
+from .. import keys
+from ..graph import Frame, build_graph
+from ..potential import Potential
 
 TOLERANCES: dict[torch.dtype, dict[str, float]] = {
     torch.float64: {"fd": 1e-6, "equal": 1e-9, "step": 1e-5},

@@ -1,4 +1,5 @@
-"""The covalent-radius bond screen (ase_rm.rss.screen) and best-of-K ranked by it."""
+"""The molecules plugin's bond and valence screens (ase_rm_molecules.screen), and best-of-K ranked
+by them through the core's ``ase_rm.rankings`` entry points."""
 
 from __future__ import annotations
 
@@ -9,18 +10,58 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
-
-from ase_rm import keys
-from ase_rm.cli.main import main
-from ase_rm.errors import RMError
-from ase_rm.rss.screen import (
+from ase_rm_molecules.screen import (
     bond_problem,
     passes_bond_screen,
     passes_valence_screen,
     screen_verdicts,
+    screened_rank_key,
     valence_problem,
+    valence_rank_key,
 )
-from ase_rm.rss.select import best_of_blocks, rank_key, ranking, screened_rank_key, valence_rank_key
+
+from ase_rm import keys
+from ase_rm.cli.main import main
+from ase_rm.errors import RMError
+from ase_rm.rss import best_of_blocks, rank_key, ranking
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def declared_rankings() -> dict[str, str]:
+    """The ``ase_rm.rankings`` entry points pyproject.toml declares."""
+    import tomllib
+
+    return tomllib.loads(PYPROJECT.read_text())["project"]["entry-points"]["ase_rm.rankings"]
+
+
+@pytest.fixture(autouse=True)
+def installed_rankings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rankings as an installed distribution registers them (pyproject.toml's entry points),
+    whatever the environment was installed from: new entry points need a reinstall."""
+    import importlib.metadata
+
+    real = importlib.metadata.entry_points
+
+    def entry_points(**select: str):  # type: ignore[no-untyped-def]
+        if select.get("group") != "ase_rm.rankings":
+            return real(**select)
+        declared = declared_rankings().items()
+        return importlib.metadata.EntryPoints(
+            importlib.metadata.EntryPoint(name, value, "ase_rm.rankings") for name, value in declared)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+
+
+def test_the_plugin_registers_bonds_and_valence_and_the_core_finds_them() -> None:
+    from ase_rm.rss import ranking_names
+
+    assert declared_rankings() == {"bonds": "ase_rm_molecules.screen:screened_rank_key",
+                                   "valence": "ase_rm_molecules.screen:valence_rank_key"}
+    assert ranking_names() == ["energy", "bonds", "valence"]
+    assert ranking("bonds") is screened_rank_key and ranking("valence") is valence_rank_key
+    core = Path(__file__).resolve().parents[2] / "ase_rm"
+    assert not [p for p in core.rglob("*.py") if "ase_rm_molecules" in p.read_text()]  # found by entry point only
 
 
 def overbonded_carbon() -> Atoms:
@@ -100,52 +141,19 @@ def test_screened_ranking_puts_passing_molecules_between_converged_and_energy(
     assert "--rank-by applies to --best-of" in capsys.readouterr().err
 
 
-def test_generate_rank_needs_best_of(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = str(tmp_path / "g.extxyz")
-    code = main(["generate", "qm7b", "-c", "CH4", "--n", "1", "--rank-by", "bonds", "--out", out])
-    assert code != 0
-    assert "--rank-by picks among the relaxations of --best-of K" in capsys.readouterr().err
+def test_select_names_the_rankings_when_one_is_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the plugin's entry points only energy is known, and the error says where bonds come from."""
+    import importlib.metadata
 
-
-def test_search_best_of_ranked_by_bonds_on_a_shard(tmp_path: Path) -> None:
-    """search(best_of=K, rank_by="bonds") on one rank's shard equals best_of_blocks(..., "bonds")
-    of that rank's relaxations (the rank number must not be taken for the ranking)."""
-    from dataclasses import replace
-
-    from ase_rm.checkpoint import load_potential
-    from ase_rm.rss import PROTOCOLS, attempts_for, expand_compositions, search
-
-    potential, _ = load_potential("qm7b")
-    protocol = PROTOCOLS["molecule"]
-    protocol = replace(protocol, stages=tuple(replace(s, max_steps=5) for s in protocol.stages))
-    attempts = attempts_for(expand_compositions("CH4"), protocol, 4)
-    out = tmp_path / "g.extxyz"
-    kept = search(potential, attempts, protocol, seed=0, out=out, best_of=2, rank_by="bonds", shard=(1, 2))
-    assert [a.info[keys.RM_ATTEMPT] for a in kept] == [1, 3]
-    relaxations = ase.io.read(tmp_path / "g.restarts.rank1-of-2.extxyz", ":")
-    expected = best_of_blocks(relaxations, 2, "bonds")
-    assert [a.info[keys.RM_RELAXATION] for a in kept] == [a.info[keys.RM_RELAXATION] for a in expected]
-    with pytest.raises(RMError, match="unknown ranking"):
-        search(potential, attempts, protocol, best_of=2, rank_by="lowest")
-    crystal = PROTOCOLS["diamond"]
-    with pytest.raises(RMError, match="screens molecules; these attempts have crystal starts"):
-        search(potential, attempts_for(expand_compositions("C8"), crystal, 2), crystal, best_of=2, rank_by="bonds")
-    with pytest.raises(RMError, match="rank_by='valence' screens molecules"):
-        search(potential, attempts_for(expand_compositions("C8"), crystal, 2), crystal, best_of=2, rank_by="valence")
-
-
-def test_cli_choices_are_the_rankings() -> None:
-    import argparse
-
-    from ase_rm.cli import generate, select
-    from ase_rm.rss.select import RANKINGS
-
-    for module in (generate, select):
-        parser = argparse.ArgumentParser()
-        module.add_parser(parser.add_subparsers())
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        action = next(a for p in sub.choices.values() for a in p._actions if a.dest == "rank_by")
-        assert set(action.choices) == set(RANKINGS)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **select: importlib.metadata.EntryPoints(()))
+    with pytest.raises(RMError, match=r"unknown ranking 'bonds'; choose one of \['energy'\] .*molecules plugin"):
+        ranking("bonds")
+    frames = [_relaxation(molecule("CH4"), k, -1.0, True) for k in range(2)]
+    ase.io.write(tmp_path / "gen.extxyz", frames, format="extxyz")
+    assert main(["select", str(tmp_path / "gen.extxyz"), str(tmp_path / "b.extxyz"), "--best-of", "2",
+                 "--rank-by", "valence"]) == 2
+    assert "unknown ranking 'valence'" in capsys.readouterr().err and not (tmp_path / "b.extxyz").exists()
 
 
 def without(atoms: Atoms, *drop: int) -> Atoms:
@@ -201,7 +209,7 @@ def test_valence_ranking_orders_lewis_then_bonds_then_energy() -> None:
 def test_valence_search_remembers_failed_states(monkeypatch: pytest.MonkeyPatch) -> None:
     """16 six-rings (two Kekule structures each) and then two three-rings that cannot pair up: without
     remembering failed states the search would visit all 2**16 ring structures before failing."""
-    from ase_rm.rss import screen
+    from ase_rm_molecules import screen
 
     calls = 0
     search = screen._saturate

@@ -8,7 +8,7 @@ elements not listed have no cap) and the bond graph is one connected fragment.
 
 This is the check a chemist does by eye on a random-search result: an
 over-coordinated carbon or a stray fragment is not a molecule. It looks at
-geometry only, so it ranks structures independently of E~; ``ase-rm generate
+geometry only, so it ranks structures independently of E~; ``ase-rm select
 --best-of K --rank-by bonds`` keeps, of K relaxations per attempt, a converged one
 that passes the screen with the lowest E~ (:func:`screened_rank_key`).
 
@@ -18,6 +18,10 @@ structure? Each bond gets an order 1-3 so that every atom reaches one of the
 valences of a neutral atom of its element (:data:`NEUTRAL_VALENCES`: C 4, N 3,
 O 2, S 2/4/6, ...). A three-coordinate carbon whose neighbours are all saturated
 (a radical) fails it; benzene's ring passes (a Kekule structure exists).
+
+The two rank keys are registered as the ``bonds`` and ``valence`` rankings of
+the core's ``ase_rm.rankings`` entry-point group, so ``ase-rm select --rank-by``
+finds them when this plugin is installed. The screens need only ASE and numpy.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import numpy as np
 from ase import Atoms
 from ase.data import covalent_radii
 
-from ..errors import RMError
+from ase_rm import RMError
+from ase_rm.rss import rank_key
 
 MAX_NEIGHBOURS: dict[int, int] = {
     1: 1, 5: 3, 6: 4, 7: 3, 8: 2, 9: 1, 14: 4, 15: 5, 16: 6, 17: 1, 35: 1, 53: 1,
@@ -204,3 +209,20 @@ def screen_verdicts(atoms: Atoms, scale: float = DEFAULT_SCALE) -> tuple[bool, b
     bonded = bond_graph(atoms, scale)
     bonds = _bond_problem(atoms, bonded) is None
     return bonds, bonds and _lewis_problem(atoms, bonded) is None
+
+
+def screened_rank_key(atoms: Atoms) -> tuple[bool, bool, float]:
+    """The ``bonds`` ranking: :func:`ase_rm.rss.rank_key` with the bond screen
+    between its two parts: converged first, then molecules that pass the
+    screen, then by E~ per atom."""
+    unconverged, energy = rank_key(atoms)
+    return unconverged, not passes_bond_screen(atoms), energy
+
+
+def valence_rank_key(atoms: Atoms) -> tuple[bool, bool, bool, float]:
+    """The ``valence`` ranking: :func:`screened_rank_key` with the valence screen
+    after the bond screen: converged first, then passing the bond screen, then
+    having a neutral Lewis structure (:func:`valence_problem`), then by E~ per atom."""
+    unconverged, energy = rank_key(atoms)
+    bonds, valence = screen_verdicts(atoms)
+    return unconverged, not bonds, not valence, energy
