@@ -25,6 +25,7 @@ from ase import Atoms
 
 from .. import keys
 from ..errors import ConfigError, InvalidStructureError, UnknownElementError
+from ..outputs import claim_output, discard
 from ..potential import Potential
 from ..relax import FireParams, RelaxOptions, iter_relax
 from ..structures import check_atoms
@@ -49,8 +50,14 @@ class Attempt:
 def attempts_for(
     compositions: Sequence[Composition], protocol: Protocol, n: int | None = None
 ) -> list[Attempt]:
-    """``n`` (default: the protocol's) attempts per composition, numbered in order."""
+    """``n`` (default: the protocol's) attempts per composition, numbered in order.
+
+    Raises:
+        ConfigError: ``n`` is not a positive integer.
+    """
     n = protocol.attempts if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ConfigError(f"the number of attempts per composition must be a positive integer, not {n!r}")
     return [
         Attempt(c * n + k, comp, protocol.start) for c, comp in enumerate(compositions) for k in range(n)
     ]
@@ -239,6 +246,7 @@ def search(
     start_maker: StartMaker | None = None,
     best_of: int = 1,
     rank_by: str = "energy",
+    overwrite: bool = False,
 ) -> list[Atoms]:
     """Run attempts through the protocol's stages; results sorted by attempt.
 
@@ -274,6 +282,9 @@ def search(
             "bonds": converged, then passing :mod:`ase_rm.rss.screen`'s bond
             screen, then E~; "valence": as "bonds", then having a neutral Lewis
             structure; the last two for molecule starts only).
+        overwrite: without ``resume``, replace what ``out`` already holds
+            (otherwise an ``out`` with results in it is refused:
+            :class:`ase_rm.errors.OutputExistsError`).
 
     Returns:
         The results of this shard's attempts (all attempts when world is 1), in attempt order.
@@ -283,6 +294,10 @@ def search(
         raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
     if best_of < 1:
         raise ValueError(f"best_of must be >= 1, got {best_of}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
+    if max_atoms_per_batch < 1:
+        raise ConfigError(f"max_atoms_per_batch must be positive, not {max_atoms_per_batch}")
     ranking(rank_by)  # an unknown name fails before any work
     attempts = list(attempts)[rank::world]
     if best_of > 1 and rank_by in MOLECULE_RANKINGS and any(a.start.kind != "molecule" for a in attempts):
@@ -290,7 +305,7 @@ def search(
     if best_of > 1 and getattr(start_maker, "takes_attempt", False):
         raise ConfigError("best_of > 1 renumbers the relaxations, so it cannot be used with a start maker "
                           "that picks its start by attempt index (takes_attempt)")
-    path, done = _output(out, attempts, resume, rank, world)
+    path, done = _output(out, attempts, resume, rank, world, overwrite)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))
     if best_of > 1:
@@ -301,7 +316,7 @@ def search(
             restarts = part_path(restarts, rank, world) if world > 1 else restarts
         relaxed = search(
             potential, relaxations, protocol, seed, element_volumes, restarts, resume, max_atoms_per_batch,
-            progress, engine, optimizer, start_maker=start_maker,
+            progress, engine, optimizer, start_maker=start_maker, overwrite=overwrite,
         )
         chosen = best_of_blocks(relaxed, best_of, rank_by)
         if path is not None:
@@ -334,10 +349,12 @@ def restarts_path(path: Path) -> Path:
 
 
 def _output(
-    out: str | os.PathLike[str] | None, attempts: Sequence[Attempt], resume: bool, rank: int, world: int
+    out: str | os.PathLike[str] | None, attempts: Sequence[Attempt], resume: bool, rank: int, world: int,
+    overwrite: bool = False,
 ) -> tuple[Path | None, dict[int, Atoms]]:
     """The file this rank appends to, and the results of ``attempts`` already
-    written (with ``resume``; without it the file is cleared)."""
+    written (with ``resume``; with ``overwrite`` the file is cleared; with
+    neither, a file with results in it is refused)."""
     if out is None:
         return None, {}
     path = Path(out)
@@ -347,10 +364,11 @@ def _output(
             mine = {attempt.index for attempt in attempts}
             done = {k: atoms for k, atoms in read_done(path, keys.RM_ATTEMPT).items() if k in mine}
         path = part_path(path, rank, world)
+    claim_output(path, resume=resume, overwrite=overwrite)
     if resume:
         done.update(read_done(path, keys.RM_ATTEMPT))
     else:
-        path.unlink(missing_ok=True)
+        discard(path)
     return path, done
 
 
