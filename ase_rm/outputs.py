@@ -128,12 +128,11 @@ def claim_folder(
         check_folder(above, "folder above the output")
     else:
         check_folder(f.parent, "parent folder")
-    first, *rest = [f / n for n in names]
     if resume and overwrite:
         raise ConfigError(f"{RESUME_FLAG} keeps the existing output and {OVERWRITE_FLAG} replaces it: give one")
     if resume and not can_resume:
         raise ConfigError(f"this command cannot resume; use {OVERWRITE_FLAG} to replace its output")
-    filled = [q.name for q in (first, *rest) if has_content(q)]
+    filled = [n for n in names if has_content(f / n)]
     if filled and not (resume or overwrite):
         raise _refusal(f"{f} already holds {', '.join(filled)}", can_resume)
     return bool(filled) and resume
