@@ -73,6 +73,13 @@ def test_atomic_path_leaves_the_old_file_on_error(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 
 
+def quick_protocol(folder: Path) -> Path:
+    """A molecule protocol of 5 FIRE steps: generation tests in a second."""
+    path = folder / "quick.toml"
+    path.write_text('[start]\nkind = "molecule"\n[[stages]]\nfmax = 0.05\nmax_steps = 5\n')
+    return path
+
+
 def _frames(tmp_path: Path) -> Path:
     path = tmp_path / "in.extxyz"
     ase.io.write(path, [molecule("H2O"), molecule("CH4")])
@@ -105,7 +112,8 @@ def test_writing_commands_refuse_then_overwrite(command: str, tmp_path: Path, ti
 def test_generate_refuses_an_earlier_output(tiny_checkpoint: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "gen.extxyz"
-    argv = ["generate", str(tiny_checkpoint), "-c", "CH4", "--n", "2", "--out", str(out), "--no-progress"]
+    argv = ["generate", str(tiny_checkpoint), "-c", "CH4", "--n", "2", "--out", str(out), "--no-progress",
+            "--protocol", str(quick_protocol(tmp_path))]
     assert main(argv) == 0
     before = out.read_text()
     capsys.readouterr()
