@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, RMError
 from .model import Denoiser
 from .potential import Potential
 
@@ -179,13 +179,22 @@ def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
 
     A checkpoint of a plugin architecture gives that plugin's network (same calling convention).
     """
-    config = _model_config(data)
+    try:
+        config = _model_config(data)
+    except CheckpointError:
+        raise
+    except (RMError, TypeError, AttributeError) as exc:  # e.g. a damaged file whose config no longer parses
+        raise CheckpointError(f"the checkpoint's model config is invalid: {exc}") from exc
     # Initial weights are overwritten; a private generator keeps torch's global RNG untouched.
     model: Denoiser = build_model(config, torch.Generator(), dtype=torch.float64)  # type: ignore[assignment]
     try:
         model.load_state_dict(data["state_dict"])
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint weights do not fit its model config: {exc}") from exc
+    bad = [name for name, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
+    if bad:
+        raise CheckpointError(f"the checkpoint's weights {', '.join(bad[:3])} hold NaN or inf: the file is damaged "
+                              "or the training diverged")
     return model
 
 

@@ -98,3 +98,19 @@ def test_atomic_save_leaves_no_partial_file(tmp_path: Path) -> None:
         atomic_save({"a": Unsaveable()}, target)
     assert torch.load(target, weights_only=True) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
+
+
+def test_damaged_weights_or_config_are_checkpoint_errors(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from ase_rm.checkpoint import load_potential
+
+    data = torch.load(tiny_checkpoint, weights_only=True)
+    name = next(iter(data["state_dict"]))
+    data["state_dict"][name] = data["state_dict"][name].clone().fill_(float("nan"))
+    torch.save(data, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match="hold NaN or inf"):
+        load_potential(tmp_path / "nan.pt")
+    data = torch.load(tiny_checkpoint, weights_only=True)
+    data["model_config"]["hidde\x07"] = data["model_config"].pop("hidden")
+    torch.save(data, tmp_path / "config.pt")
+    with pytest.raises(CheckpointError, match="model config is invalid"):
+        load_potential(tmp_path / "config.pt")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..errors import RMError
 from . import demo, generate, info, noise, relax, select, train
+from .args import positive_int
 
 SUBCOMMANDS = [demo, train, noise, generate, relax, select, info]
 
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ase-rm {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 on a busy machine)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="torch CPU threads (default: torch's choice; 1 on a busy machine)")
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc's malloc thresholds as they are (by default freed memory stays in the "
                              "process, which saves page faults at every relaxation step)")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ase_rm.cli.args import positive_int
+from ase_rm.cli.args import non_negative_int, positive_int
 
 DEFAULT_TOP = 5
 """Compositions with their own per-atom correlation by default."""
@@ -40,7 +40,7 @@ def add_energies_parser(targets: argparse._SubParsersAction) -> None:
                    help="only the molecules the model did not train on (DATA must be its training file)")
     e.add_argument("--energy-key", default=DEFAULT_ENERGY_KEY,
                    help=f"atoms.info key of the reference energy (default {DEFAULT_ENERGY_KEY})")
-    e.add_argument("--top-compositions", type=int, default=DEFAULT_TOP,
+    e.add_argument("--top-compositions", type=non_negative_int, default=DEFAULT_TOP,
                    help=f"most common compositions with their own per-atom R (default {DEFAULT_TOP}; 0 for none)")
     e.add_argument("--max-atoms", type=positive_int, default=DEFAULT_MAX_ATOMS, help="atoms per batched evaluation")
     e.add_argument("--device", default="cpu")
