@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, RMError
 from .model import Denoiser
 from .potential import Potential
 
@@ -95,6 +95,10 @@ def resolve(path_or_name: str | os.PathLike[str]) -> Path:
     p = Path(path_or_name)
     if p.is_file():
         return p
+    if p.is_dir():
+        hint = (f"; its checkpoint is {p / 'best.pt'}" if (p / "best.pt").is_file()
+                else "; give the checkpoint file inside it (a training run writes best.pt)")
+        raise CheckpointError(f"{str(p)!r} is a folder, not a checkpoint file{hint}")
     name = str(path_or_name)
     if name in shipped_names():
         return Path(str(resources.files("ase_rm") / "pretrained" / f"{name}.pt"))
@@ -145,13 +149,27 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
             os.unlink(tmp)
 
 
+def _load_failure(exc: Exception) -> str:
+    """What a failed safe ``torch.load`` means, in our words."""
+    import pickle
+
+    if isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower():
+        return ("it holds Python objects beyond tensors and plain data, which safe loading refuses; ase_rm "
+                "checkpoints never contain such objects, so it was written by another tool or altered "
+                "(loading it unsafely could run arbitrary code)")
+    if isinstance(exc, OSError):
+        return f"it cannot be read ({exc.strerror or type(exc).__name__})"
+    return ("the file is damaged, truncated or not a torch checkpoint at all "
+            f"({type(exc).__name__} in safe loading); save or copy it again")
+
+
 def read_checkpoint(path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and check a checkpoint dict (weights_only=True, on CPU)."""
     path = resolve(path_or_name)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable ase_rm checkpoint ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # torch's own text may advise unsafe loading: never repeated to the user
+        raise CheckpointError(f"{path} is not a readable ase_rm checkpoint: {_load_failure(exc)}") from exc
     missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
     if missing:
         raise CheckpointError(f"{path} is not an ase_rm checkpoint (missing keys {missing})")
@@ -173,13 +191,22 @@ def model_from_checkpoint(data: dict[str, Any]) -> Denoiser:
 
     A checkpoint of a plugin architecture gives that plugin's network (same calling convention).
     """
-    config = _model_config(data)
+    try:
+        config = _model_config(data)
+    except CheckpointError:
+        raise
+    except (RMError, TypeError, AttributeError) as exc:  # e.g. a damaged file whose config no longer parses
+        raise CheckpointError(f"the checkpoint's model config is invalid: {exc}") from exc
     # Initial weights are overwritten; a private generator keeps torch's global RNG untouched.
     model: Denoiser = build_model(config, torch.Generator(), dtype=torch.float64)  # type: ignore[assignment]
     try:
         model.load_state_dict(data["state_dict"])
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint weights do not fit its model config: {exc}") from exc
+    bad = [name for name, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
+    if bad:
+        raise CheckpointError(f"the checkpoint's weights {', '.join(bad[:3])} hold NaN or inf: the file is damaged "
+                              "or the training diverged")
     return model
 
 

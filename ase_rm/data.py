@@ -15,6 +15,7 @@ import torch
 from ase import Atoms
 
 from .config import NoiseConfig
+from .errors import ConfigError
 from .graph import Frame, Graph, build_graph
 from .noise import NoiseSchedule, NoisyFrame
 
@@ -220,7 +221,13 @@ def noisy_to_atoms(noisy: NoisyFrame) -> Atoms:
 def noise_structures(
     structures: Sequence[Atoms], noise: NoiseConfig, seed: int = 0, epoch: int = 0
 ) -> list[Atoms]:
-    """Every noisy frame of one epoch, as Atoms (for inspection and export)."""
+    """Every noisy frame of one epoch, as Atoms (for inspection and export).
+
+    Raises:
+        ConfigError: a negative seed or epoch.
+    """
+    if seed < 0 or epoch < 0:
+        raise ConfigError(f"seed and epoch must be non-negative integers, not seed={seed}, epoch={epoch}")
     ds = NoisyDataset(structures, noise, seed)
     return [noisy_to_atoms(ds.frame(i, epoch)) for i in range(len(ds))]
 

@@ -30,3 +30,11 @@ class CheckpointError(RMError):
 
 class ConfigError(RMError):
     """A configuration has unknown keys or invalid values."""
+
+
+class OutputExistsError(RMError):
+    """An output already holds results and neither resuming nor overwriting was asked for."""
+
+
+class OutputLocationError(RMError):
+    """An output's folder does not exist or cannot be written."""

@@ -62,7 +62,7 @@ def test_train_from_a_toml_config_then_resume(tmp_path: Path, capsys: pytest.Cap
     summary = torch.load(tmp_path / "tuned" / "best.pt", weights_only=True)["training_summary"]
     assert summary["init"] == str(tmp_path / "run" / "best.pt")
     capsys.readouterr()
-    assert main(["train", tuned, "--init", "qm7b", "--no-progress"]) == 2  # the shipped model is bigger
+    assert main(["train", tuned, "--init", "qm7b", "--no-progress", "--overwrite"]) == 2  # the shipped model is bigger
     err = capsys.readouterr().err.strip()
     assert "cannot start from qm7b" in err and "hidden" in err and len(err.splitlines()) == 1
 

@@ -12,6 +12,7 @@ file), then :func:`ase_rm.rss.select.best_of_blocks`, the selection of
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .args import box_lengths, non_negative_int, positive_int
 from .removed import removed
 
 EXAMPLES = """examples:
@@ -43,26 +45,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("--composition", "-c", action="append", required=True,
                    help="formula, e.g. C5H9NO or KZnF3 (repeat for several)")
-    p.add_argument("--n", "--attempts", dest="n", type=int,
+    p.add_argument("--n", "--attempts", dest="n", type=positive_int,
                    help="attempts per composition (default: the protocol's; under torchrun spell it --attempts)")
     p.add_argument("--protocol", default="molecule",
                    help="a preset (molecule, molecule-hop, diamond, crystal) or a protocol file (.toml/.yaml; "
                         "its [engine] table sets dtype and compile)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--best-of", type=int, default=1, metavar="K",
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--best-of", type=positive_int, default=1, metavar="K",
                    help="relax K random starts per attempt and keep the lowest-E~ one, converged first: "
                         "K times the attempts, all kept in OUT's .restarts file, then the selection of "
                         "`ase-rm select --best-of K` (which also ranks by other rules, --rank-by)")
     p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish; with "
                                                 "--best-of, the selection is written at the end)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace what --out already holds (without --resume or --overwrite an --out with "
+                        "results in it is refused)")
     p.add_argument("--enumerate-h", action="store_true",
                    help="the formula lists heavy atoms: add hydrogens as method.md section 4")
-    p.add_argument("--formula-units", type=int, default=1, help="multiply the composition")
-    p.add_argument("--volume-per-atom", help="crystal start volume per atom, Å^3: V or LOW:HIGH")
-    p.add_argument("--max-atoms", type=int, default=4096, help="atoms per relaxation batch (memory bound)")
+    p.add_argument("--formula-units", type=positive_int, default=1, help="multiply the composition")
+    p.add_argument("--volume-per-atom", type=volume_text, metavar="V|LOW:HIGH",
+                   help="crystal start volume per atom, Å^3: V or LOW:HIGH")
+    p.add_argument("--box", type=box_lengths, metavar="L|LX,LY,LZ",
+                   help="molecule start box edge lengths, Å (default: the protocol's, 10,5,5 for molecule)")
+    p.add_argument("--max-atoms", type=positive_int, default=4096, help="atoms per relaxation batch (memory bound)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="share the attempts over N one-thread processes on this machine (launches torchrun; "
                         "the fastest path on a multi-core CPU)")
     p.add_argument("--no-progress", action="store_true")
@@ -83,12 +91,23 @@ def parse_volume(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        if ":" in text:
-            low, high = (float(x) for x in text.split(":"))
-            return {"volume_per_atom": None, "volume_range": (low, high)}
-        return {"volume_per_atom": float(text), "volume_range": None}
+        values = [float(x) for x in text.split(":")]
     except ValueError:
-        raise ConfigError(f"--volume-per-atom must be V or LOW:HIGH in Å^3, not {text!r}") from None
+        values = []
+    if len(values) not in (1, 2) or not all(math.isfinite(v) and v > 0 for v in values) or values != sorted(values):
+        raise ConfigError(f"--volume-per-atom must be V or LOW:HIGH in Å^3 (positive, LOW <= HIGH), not {text!r}")
+    if len(values) == 2:
+        return {"volume_per_atom": None, "volume_range": (values[0], values[1])}
+    return {"volume_per_atom": values[0], "volume_range": None}
+
+
+def volume_text(text: str) -> str:
+    """argparse type of --volume-per-atom: checked at parse time, kept as text."""
+    try:
+        parse_volume(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--volume-per-atom ")) from None
+    return text
 
 
 def worker_command(args: argparse.Namespace) -> list[str]:
@@ -113,6 +132,8 @@ def worker_command(args: argparse.Namespace) -> list[str]:
         elif isinstance(action, argparse._AppendAction):
             for item in value:
                 options += [flag, str(item)]
+        elif isinstance(value, tuple):
+            options += [flag, ",".join(str(x) for x in value)]
         else:
             options += [flag, str(value)]
     head = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.workers}",
@@ -157,29 +178,39 @@ def run_forwarding(command: list[str], env: dict[str, str]) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     from .. import keys
+    from ..outputs import claim_output, discard
     from ..rss import attempts_for, expand_compositions, search
     from ..rss.output import merge_parts, restarts_path
+    from ..rss.preflight import check_request
     from ..rss.select import best_of_blocks
     from ..train.distributed import Dist
 
     protocol = _protocol(args)
+    if args.box is not None:
+        if protocol.start.kind != "molecule":
+            raise ConfigError(f"--box sets a molecule start box; protocol {protocol.name!r} makes crystals "
+                              "(use --volume-per-atom)")
+        protocol = replace(protocol, start=replace(protocol.start, box=args.box))
     compositions = [
         comp for formula in args.composition
         for comp in expand_compositions(formula, enumerate_h=args.enumerate_h, formula_units=args.formula_units)
     ]
-    dist = Dist.from_env()  # under torchrun: every rank makes its share of the attempts
-    potential, meta = _potential(args.model, protocol, args.device, dist.world)
-    n = protocol.attempts if args.n is None else args.n
     out = Path(args.out)
+    claim_output(out, args.resume, args.overwrite, related=[restarts_path(out)] if args.best_of > 1 else [])
+    dist = Dist.from_env()  # under torchrun: every rank makes its share of the attempts
+    out = Path(args.out)
+    claim_output(out, args.resume, args.overwrite, related=[restarts_path(out)] if args.best_of > 1 else [])
+    potential, meta = _potential(args.model, protocol, args.device, dist.world)
+    check_request(compositions, protocol.start, meta["species"], meta.get("volume_fit") or None)
+    n = protocol.attempts if args.n is None else args.n
     target = restarts_path(out) if args.best_of > 1 else out  # best-of: every relaxation, then the selection
-    if dist.world > 1 and dist.is_main and not args.resume:  # a merged file of an earlier run
-        out.unlink(missing_ok=True)
-        restarts_path(out).unlink(missing_ok=True)
+    if dist.world > 1 and dist.is_main and args.overwrite:  # a merged file of an earlier run
+        discard(out, restarts_path(out))
     results = search(
         potential, attempts_for(compositions, protocol, n * args.best_of), protocol, seed=args.seed,
         element_volumes=meta.get("volume_fit") or None, out=target, resume=args.resume,
         max_atoms_per_batch=args.max_atoms, progress=not args.no_progress and dist.is_main,
-        shard=(dist.rank, dist.world),
+        shard=(dist.rank, dist.world), overwrite=args.overwrite,
     )
     if dist.world > 1:
         import torch.distributed

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..errors import RMError
 from . import demo, generate, info, noise, relax, select, train
+from .args import positive_int
 from .removed import removed
 
 SUBCOMMANDS = [demo, train, noise, generate, relax, select, info]
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ase-rm {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 on a busy machine)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="torch CPU threads (default: torch's choice; 1 on a busy machine)")
     removed(parser, "--system-malloc", "ase-rm leaves malloc alone when GLIBC_TUNABLES sets glibc.malloc "
                                        "options, e.g. GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072",
             takes_value=False)

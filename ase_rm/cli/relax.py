@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .args import finite_float, non_negative_int, positive_float, positive_int
+
 EXAMPLES = """examples:
   ase-rm relax qm7b mine.extxyz relaxed.extxyz --fmax 0.005 --steps 2000
   ase-rm relax mp20 cells.extxyz relaxed.extxyz --cell --pressure 0.001 --max-atoms 2048 --device cuda --no-progress
@@ -19,29 +21,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", help="output extxyz")
     p.add_argument("--cell", nargs="?", const="full", choices=("full", "constant_volume", "hydrostatic"),
                    help="also relax the cell (default mode: full)")
-    p.add_argument("--fmax", type=float, default=0.01, help="eV/Å")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--pressure", type=float, default=0.0, help="external pressure, eV/Å^3 (variable cell)")
-    p.add_argument("--max-atoms", type=int, default=4096, help="atoms per relaxation batch (memory bound)")
+    p.add_argument("--fmax", type=positive_float, default=0.01, help="eV/Å")
+    p.add_argument("--steps", type=non_negative_int, default=1000)
+    p.add_argument("--pressure", type=finite_float, default=0.0, help="external pressure, eV/Å^3 (variable cell)")
+    p.add_argument("--max-atoms", type=positive_int, default=4096, help="atoms per relaxation batch (memory bound)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it already holds structures")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import ase.io
-
     from ..checkpoint import load_potential
+    from ..outputs import claim_output, write_frames
     from ..relax import relax
     from ..structures import read_structures
 
+    claim_output(args.output, overwrite=args.overwrite, can_resume=False)
     structures = read_structures(args.input)
     potential, _ = load_potential(args.model, device=args.device)
     results = relax(
         potential, structures, fmax=args.fmax, steps=args.steps, cell=args.cell, pressure=args.pressure,
         max_atoms_per_batch=args.max_atoms, progress=not args.no_progress,
     )
-    ase.io.write(args.output, results, format="extxyz")
+    write_frames(args.output, results)
     converged = sum(bool(a.info["rm_converged"]) for a in results)
     print(f"relaxed {len(results)} structures ({converged} converged) -> {args.output}")
     return 0

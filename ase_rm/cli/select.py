@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from .args import positive_int
+
 EXAMPLES = """examples:
   ase-rm select gen.extxyz low.extxyz --lowest 4
   ase-rm select gen.extxyz first.extxyz --first 32 --group-by rm_formula
@@ -27,10 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="generated structures (extxyz with rm_energy)")
     p.add_argument("output", help="output extxyz")
     how = p.add_mutually_exclusive_group(required=True)
-    how.add_argument("--lowest", type=int, metavar="K", help="keep the K lowest-E~ per composition")
-    how.add_argument("--first", type=int, metavar="K",
+    how.add_argument("--lowest", type=positive_int, metavar="K", help="keep the K lowest-E~ per composition")
+    how.add_argument("--first", type=positive_int, metavar="K",
                      help="keep the K lowest-numbered attempts per composition (E~ not looked at)")
-    how.add_argument("--best-of", type=int, metavar="K",
+    how.add_argument("--best-of", type=positive_int, metavar="K",
                      help="attempts rm_attempt i*K .. i*K+K-1 become attempt i, keeping the lowest-E~ one "
                           "(what generate --best-of K makes from the same starts)")
     p.add_argument("--rank-by", default="energy", metavar="RULE",
@@ -39,20 +41,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "a covalent-radius bond screen, then lowest E~) and valence (as bonds, then having a "
                         "neutral Lewis structure)")
     p.add_argument("--group-by", default="rm_formula", help="atoms.info key of the groups (default rm_formula)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it already holds structures")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import ase.io
-
     from .. import keys
     from ..errors import ConfigError
+    from ..outputs import claim_output, write_frames
     from ..rss.select import best_of_blocks, group_of, ranking, select_first, select_lowest
     from ..structures import read_structures
 
     if args.rank_by != "energy" and args.best_of is None:
         raise ConfigError("--rank-by applies to --best-of")
     ranking(args.rank_by)  # an unknown or unavailable ranking fails before reading
+    claim_output(args.output, overwrite=args.overwrite, can_resume=False)
     frames = read_structures(args.input)
     if args.best_of is not None:
         kept = best_of_blocks(frames, args.best_of, args.rank_by)
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         k = args.lowest if args.lowest is not None else args.first
         kept = (select_lowest if args.lowest is not None else select_first)(frames, k, args.group_by)
         how = f"{len({group_of(a, args.group_by) for a in frames})} groups, at most {k} each"
-    ase.io.write(args.output, kept, format="extxyz")
+    write_frames(args.output, kept)
     n_conv = sum(bool(a.info.get(keys.RM_CONVERGED, False)) for a in kept)
     print(f"kept {len(kept)} of {len(frames)} structures ({how}; {n_conv} kept are converged) -> {args.output}")
     return 0

@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", help="run file (.toml or .yaml)")
     p.add_argument("--resume", action="store_true", help="continue the run in its out folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an out folder that holds an earlier run (its files are replaced)")
     p.add_argument("--device", help="torch device (overrides the config)")
     p.add_argument("--init", metavar="MODEL",
                    help="start from this checkpoint's weights (path or shipped name): fine-tune it "
@@ -29,10 +31,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+RUN_FILES = ("state.pt", "best.pt", "metrics.jsonl", "config.json")
+"""What a run writes in its out folder (ase_rm.train.loop)."""
+
+
+def claim_run_folder(out: str | os.PathLike[str], resume: bool, overwrite: bool) -> None:
+    """An out folder with an earlier run in it is continued (``--resume``), started
+    afresh (``--overwrite``: the new run replaces each file as it writes it, so a
+    run that fails at its start leaves the earlier one whole) or refused; the
+    folder, or the nearest one above it, must be writable."""
+    from ..outputs import claim_folder
+
+    claim_folder(out, RUN_FILES, resume=resume, overwrite=overwrite, can_resume=True, make_parents=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..train.run import load_run_config, train_from_config
 
     cfg = load_run_config(args.config)
+    if os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 judges (torchrun stops the others if it refuses)
+        claim_run_folder(cfg.out, args.resume, args.overwrite)
     if args.device:
         cfg = cfg.replace(device=args.device)
     if args.init:

@@ -24,7 +24,8 @@ import numpy as np
 from ase import Atoms
 
 from .. import keys
-from ..errors import InvalidStructureError, UnknownElementError
+from ..errors import ConfigError, InvalidStructureError, UnknownElementError
+from ..outputs import claim_output, discard
 from ..potential import Potential
 from ..relax import FireParams, RelaxOptions, iter_relax
 from ..structures import check_atoms
@@ -47,8 +48,14 @@ class Attempt:
 def attempts_for(
     compositions: Sequence[Composition], protocol: Protocol, n: int | None = None
 ) -> list[Attempt]:
-    """``n`` (default: the protocol's) attempts per composition, numbered in order."""
+    """``n`` (default: the protocol's) attempts per composition, numbered in order.
+
+    Raises:
+        ConfigError: ``n`` is not a positive integer.
+    """
     n = protocol.attempts if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ConfigError(f"the number of attempts per composition must be a positive integer, not {n!r}")
     return [
         Attempt(c * n + k, comp, protocol.start) for c, comp in enumerate(compositions) for k in range(n)
     ]
@@ -194,6 +201,7 @@ def search(
     progress: bool = False,
     shard: tuple[int, int] = (0, 1),
     start_maker: StartMaker | None = None,
+    overwrite: bool = False,
 ) -> list[Atoms]:
     """Run attempts through the protocol's stages in batched FIRE pools; results sorted by attempt.
 
@@ -222,6 +230,9 @@ def search(
         start_maker: makes each start instead of :func:`ase_rm.rss.random_start`
             (same signature; seeded by the attempt through its ``rng``), e.g.
             the pymatgen plugin's symmetric starts.
+        overwrite: without ``resume``, replace what ``out`` already holds
+            (otherwise an ``out`` with results in it is refused:
+            :class:`ase_rm.errors.OutputExistsError`).
 
     Returns:
         The results of this shard's attempts (all attempts when world is 1), in attempt order.
@@ -229,8 +240,12 @@ def search(
     rank, world = shard
     if not 0 <= rank < world:
         raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
+    if max_atoms_per_batch < 1:
+        raise ConfigError(f"max_atoms_per_batch must be positive, not {max_atoms_per_batch}")
     attempts = list(attempts)[rank::world]
-    path, done = _output(out, attempts, resume, rank, world)
+    path, done = _output(out, attempts, resume, rank, world, overwrite)
     todo = [a for a in attempts if a.index not in done]
     log.info("%d attempts, %d already done", len(attempts), len(attempts) - len(todo))
     starts = (make_start(a, seed, element_volumes, start_maker) for a in todo)
@@ -248,10 +263,12 @@ def search(
 
 
 def _output(
-    out: str | os.PathLike[str] | None, attempts: Sequence[Attempt], resume: bool, rank: int, world: int
+    out: str | os.PathLike[str] | None, attempts: Sequence[Attempt], resume: bool, rank: int, world: int,
+    overwrite: bool = False,
 ) -> tuple[Path | None, dict[int, Atoms]]:
     """The file this rank appends to, and the results of ``attempts`` already
-    written (with ``resume``; without it the file is cleared)."""
+    written (with ``resume``; with ``overwrite`` the file is cleared; with
+    neither, a file with results in it is refused)."""
     if out is None:
         return None, {}
     path = Path(out)
@@ -261,10 +278,11 @@ def _output(
             mine = {attempt.index for attempt in attempts}
             done = {k: atoms for k, atoms in read_done(path, keys.RM_ATTEMPT).items() if k in mine}
         path = part_path(path, rank, world)
+    claim_output(path, resume=resume, overwrite=overwrite)
     if resume:
         done.update(read_done(path, keys.RM_ATTEMPT))
     else:
-        path.unlink(missing_ok=True)
+        discard(path)
     return path, done
 
 

@@ -19,6 +19,9 @@ from typing import Any
 DEFAULT_REFERENCE_LIMIT = 200
 """QM7b molecules in the reference row by default (about 0.4 s each)."""
 
+OUTPUT_FILES = ("summary.csv", "molecules.csv", "summary.md", "heatmap.png")
+"""What ``evaluate molecules`` writes into --out."""
+
 PRINTED_COLUMNS = [
     "n_attempts", "converged_pct", "perceived_pct", "sanitization", "all_atoms_connected", "bond_lengths",
     "bond_angles", "internal_steric_clash", "aromatic_ring_flatness", "double_bond_flatness", "internal_energy",
@@ -51,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--out", type=Path, default=Path("molecule_evaluation"),
                    help="output folder for summary.csv, summary.md, molecules.csv, heatmap.png and "
                         "molecules.png (representative molecules per composition)")
+    m.add_argument("--overwrite", action="store_true", help="replace the tables of an earlier evaluation in --out")
     m.add_argument("--judge-unconverged", action="store_true",
                    help="judge non-converged frames on their geometry instead of counting them as failures")
     m.set_defaults(func=run)
@@ -96,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if args.reference_limit < -1:
         raise RMError(f"--reference-limit must be -1 (all), 0 (none) or positive, got {args.reference_limit}")
 
+    from ase_rm.outputs import claim_folder
+
+    claim_folder(args.out, OUTPUT_FILES, overwrite=args.overwrite, make_parents=True)
     frames = _read_inputs(args.inputs)
     with _progress(len(frames), "molecules") as bar:
         records = evaluate_frames(frames, progress=bar.update)

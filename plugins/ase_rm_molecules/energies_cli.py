@@ -11,8 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ase_rm.cli.args import non_negative_int, positive_int
+
 DEFAULT_TOP = 5
 """Compositions with their own per-atom correlation by default."""
+
+OUTPUT_FILES = ("energies.csv", "correlation.md", "scatter.png", "scatter_compositions.png")
+"""What ``evaluate energies`` writes into --out."""
 
 
 def add_energies_parser(targets: argparse._SubParsersAction) -> None:
@@ -35,10 +40,11 @@ def add_energies_parser(targets: argparse._SubParsersAction) -> None:
                    help="only the molecules the model did not train on (DATA must be its training file)")
     e.add_argument("--energy-key", default=DEFAULT_ENERGY_KEY,
                    help=f"atoms.info key of the reference energy (default {DEFAULT_ENERGY_KEY})")
-    e.add_argument("--top-compositions", type=int, default=DEFAULT_TOP,
+    e.add_argument("--top-compositions", type=non_negative_int, default=DEFAULT_TOP,
                    help=f"most common compositions with their own per-atom R (default {DEFAULT_TOP}; 0 for none)")
-    e.add_argument("--max-atoms", type=int, default=DEFAULT_MAX_ATOMS, help="atoms per batched evaluation")
+    e.add_argument("--max-atoms", type=positive_int, default=DEFAULT_MAX_ATOMS, help="atoms per batched evaluation")
     e.add_argument("--device", default="cpu")
+    e.add_argument("--overwrite", action="store_true", help="replace the tables and plots of an earlier run in --out")
     e.set_defaults(func=run_energies)
 
 
@@ -68,6 +74,7 @@ def _report(model: str, data: Path, n: int, key: str, unit: str, heldout: str | 
 def run_energies(args: argparse.Namespace) -> int:
     """Compute, write energies.csv, correlation.md and the two plots; print the table."""
     from ase_rm import RMError
+    from ase_rm.outputs import claim_folder
 
     from .correlation import correlations, format_correlations, top_compositions, write_energies_csv
     from .energies import evaluate_energies
@@ -79,6 +86,7 @@ def run_energies(args: argparse.Namespace) -> int:
         raise RMError(f"needs matplotlib ({exc.name} is missing): pip install 'ase-rm[molecules]'") from exc
     if args.top_compositions < 0:
         raise RMError(f"--top-compositions must be >= 0, got {args.top_compositions}")
+    claim_folder(args.out, OUTPUT_FILES, overwrite=args.overwrite, make_parents=True)
     frames = read_frames(args.data)
     with _progress(len(frames)) as bar:
         table, split = evaluate_energies(args.model, frames, args.heldout, args.energy_key, args.device,

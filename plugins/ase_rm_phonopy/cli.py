@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ase_rm.cli.args import non_negative_float, positive_float
+
 from .phonons import DISPLACEMENT, MIN_LENGTH, TOLERANCE
 
 
@@ -13,9 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("structures", help="crystal(s): CIF, extxyz, ... (any format ase_rm reads)")
     p.add_argument("--supercell", type=int, nargs=3, metavar="N",
                    help="diagonal supercell (default: from --min-length)")
-    p.add_argument("--min-length", type=float, default=MIN_LENGTH, help="smallest supercell width, Å")
-    p.add_argument("--displacement", type=float, default=DISPLACEMENT, help="finite displacement, Å")
-    p.add_argument("--tolerance", type=float, default=TOLERANCE, help="THz; below -tolerance is imaginary")
+    p.add_argument("--min-length", type=positive_float, default=MIN_LENGTH, help="smallest supercell width, Å")
+    p.add_argument("--displacement", type=positive_float, default=DISPLACEMENT, help="finite displacement, Å")
+    p.add_argument("--tolerance", type=non_negative_float, default=TOLERANCE, help="THz; below -tolerance is imaginary")
     p.add_argument("--frequencies", action="store_true", help="also print every frequency per q-point")
     p.set_defaults(func=run)
 

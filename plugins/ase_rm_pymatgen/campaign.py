@@ -119,7 +119,7 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
         if changed:
             raise RMError(
                 f"{path} was made with a different {', '.join(changed)} (see {meta}); "
-                "use another output folder, or delete it to start over"
+                "use another output folder, or start over with --overwrite (ase-rm csp/lis) or by deleting it"
             )
         return
     if path.exists() and path.stat().st_size > 0:

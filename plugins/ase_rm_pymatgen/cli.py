@@ -8,6 +8,7 @@ and the pseudo-phonon check (``--phonons MODEL``, needs ase_rm_phonopy).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 SYMPREC = 0.1
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cif-dir", metavar="DIR", help="write one CIF per crystal (unique ones only with --dedupe)")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     p.add_argument("--sort", action="store_true", help="order rows by E~ per atom")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file or CIFs in --cif-dir")
     p.add_argument("--symprec", type=float, default=SYMPREC, help="space-group tolerance, Å")
     p.set_defaults(func=run)
 
@@ -53,10 +55,16 @@ def _phonon_check(model: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     _require("pymatgen", "pymatgen")
     from ase_rm import read_structures
+    from ase_rm.outputs import claim_folder, claim_output
 
     from .analysis import write_cifs
     from .summary import analyse_structures, format_table, write_csv
 
+    if args.csv:
+        claim_output(args.csv, overwrite=args.overwrite, can_resume=False)
+    if args.cif_dir:  # CIFs of an earlier analysis there are not replaced unasked
+        cifs = sorted(p.name for p in Path(args.cif_dir).glob("*.cif"))
+        claim_folder(args.cif_dir, cifs, overwrite=args.overwrite, make_parents=True)
     structures = read_structures(args.structures)
     phonons = _phonon_check(args.phonons) if args.phonons else None
     rows = analyse_structures(structures, dedupe=args.dedupe, hull=args.hull, phonons=phonons,

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ase_rm import RMError
+from ase_rm.cli.args import non_negative_int, positive_int
 
 from .cli import _require
 from .symmetric import STARTS
@@ -29,14 +30,30 @@ def parse_top(text: str) -> list[int]:
 
 def add_generation_options(p: argparse.ArgumentParser, n: int) -> None:
     """Options shared by the csp and lis commands."""
-    p.add_argument("--n", type=int, default=n, help=f"attempts per composition (default {n})")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=positive_int, default=n, help=f"attempts per composition (default {n})")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", required=True, help="output folder (generation resumes from DIR/generated.extxyz)")
     p.add_argument("--protocol", default="crystal", help="generation protocol (default: crystal, the MP-20 one)")
-    p.add_argument("--max-steps", type=int, help="cap every relaxation stage at this many FIRE steps (quick checks)")
-    p.add_argument("--batch-atoms", type=int, default=4096, help="atoms per relaxation batch (memory bound)")
+    p.add_argument("--max-steps", type=non_negative_int,
+                   help="cap every relaxation stage at this many FIRE steps (quick checks)")
+    p.add_argument("--batch-atoms", type=positive_int, default=4096, help="atoms per relaxation batch (memory bound)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start DIR/generated.extxyz afresh (by default a run continues what it holds)")
+
+
+def claim_campaign(out: str, overwrite: bool) -> None:
+    """Before any work: DIR (or the folder above it) is writable; a generation in it is
+    continued, or with ``overwrite`` removed with its manifest."""
+    from pathlib import Path
+
+    from ase_rm.outputs import claim_folder, discard
+
+    claim_folder(out, ["generated.extxyz"], resume=not overwrite, overwrite=overwrite, can_resume=True,
+                 make_parents=True)
+    if overwrite:
+        discard(Path(out) / "generated.extxyz", Path(out) / "generated.json")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -69,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.starts == "template") != (args.templates is not None):
         raise RMError("--starts template and --templates FILE go together")
     targets = read_csp_targets(args.compositions)  # fail on a bad file before loading anything else
+    claim_campaign(args.out, args.overwrite)
     result = run_csp(args.model, targets, args.out, n=args.n, seed=args.seed, top=args.top,
                      protocol=args.protocol, max_steps=args.max_steps, max_atoms_per_batch=args.batch_atoms,
                      device=args.device, progress=not args.no_progress and sys.stderr.isatty(),

@@ -12,6 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("--out", required=True, help="plot file (png, pdf, svg)")
     p.add_argument("--csv", help="also write symbol, Z, group, pc1, pc2 per element")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --out / --csv files")
     p.add_argument("--which", choices=("sender", "receiver", "both"), default="sender",
                    help="sender embedding (default), the separate receiver one, or both concatenated")
     p.add_argument("--all-elements", action="store_true",
@@ -21,9 +22,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _require("matplotlib", "plot")
+    from ase_rm.outputs import claim_output
+
     from .embeddings import embedding_pca, embedding_rows
     from .tables import write_rows
 
+    for path in (args.out, args.csv):
+        if path:
+            claim_output(path, overwrite=args.overwrite, can_resume=False)
     emb, result = embedding_pca(args.model, args.out, args.which, args.all_elements)
     ratio = result.explained_variance_ratio
     print(f"{len(emb.numbers)} elements, {args.which} embedding of dimension {emb.table.shape[1]}")

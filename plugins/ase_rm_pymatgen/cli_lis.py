@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ase_rm.cli.args import positive_int
+
 from .cli import _require
-from .cli_csp import add_generation_options
+from .cli_csp import add_generation_options, claim_campaign
 
 GRID_ATOMS = 8
 """Default --grid-atoms (as ase_rm_pymatgen.binary_hull.GRID_ATOMS; not imported so --help stays light)."""
@@ -39,9 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--known", required=True,
                    help="CSV of known structures, columns material_id and cif (shared/data/li_s_known_structures.csv)")
     add_generation_options(p, n=20)
-    p.add_argument("--max-cell-atoms", type=int, default=12, help="largest cell generated (default 12)")
+    p.add_argument("--max-cell-atoms", type=positive_int, default=12, help="largest cell generated (default 12)")
     p.add_argument("--max-atoms", action=_Renamed, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    p.add_argument("--grid-atoms", type=int, default=GRID_ATOMS,
+    p.add_argument("--grid-atoms", type=positive_int, default=GRID_ATOMS,
                    help=f"every (nA, nB) with nA + nB <= this is generated (default {GRID_ATOMS}); the known "
                         "structures' cells up to --max-cell-atoms are added")
     p.add_argument("--composition", "-c", action="append", help="generate these cell formulas instead of the grid")
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from .tables import format_text
 
     known = read_known_structures(args.known)
+    claim_campaign(args.out, args.overwrite)
     result = run_binary_hull(
         args.model, known, args.out, n=args.n, elements=args.elements, max_atoms=args.max_cell_atoms,
         grid_atoms=args.grid_atoms, compositions=args.composition, seed=args.seed, protocol=args.protocol,
