@@ -146,3 +146,21 @@ def test_generalized_fmax_is_the_largest_force_row() -> None:
     counts = np.cumsum([len(a) for a in frames])[:-1]
     expected = [np.linalg.norm(f, axis=1).max() for f in np.split(state.forces.numpy(), counts)]  # type: ignore[attr-defined]
     np.testing.assert_allclose(generalized_fmax(state).numpy(), expected)
+
+
+@pytest.mark.benchmark
+def test_benchmark_side_by_side_runs() -> None:
+    """benchmarks/bench_torchsim.py on a few starts: both engines take the same FIRE
+    (force calls per structure within 10 %). Rates: run the script (docs/torchsim.md)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_torchsim.py"
+    spec = importlib.util.spec_from_file_location("bench_torchsim", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(["--n", "4", "--cases", "molecules,carbon", "--threads", "1"])
+    for row in rows:
+        ours, theirs = row["ours"][1], row["torchsim"][1]
+        assert abs(ours - theirs) <= 0.1 * ours, row
