@@ -122,7 +122,7 @@ def test_same_molecule_minima_as_our_engine() -> None:
 def test_same_crystal_minima_with_cell_filter(cell: str) -> None:
     potential, _ = load_potential("diamond", dtype=F64)
     starts = []
-    for seed in range(2):
+    for seed in range(1):  # torch-sim's cell filter is slow on CPU (docs/torchsim.md): one start
         atoms = bulk("C", "diamond", a=3.55, cubic=True)
         atoms.rattle(0.08, seed=seed)
         atoms.set_cell(atoms.cell.array @ (np.eye(3) + 0.03 * np.random.default_rng(seed).normal(size=(3, 3))),
