@@ -13,7 +13,7 @@ import sys
 from ase_rm import RMError
 
 from .cli import _require
-from .symmetric import STARTS
+from .csp.symmetric import STARTS
 
 
 def parse_top(text: str) -> list[int]:
