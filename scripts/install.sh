@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 # The constraint keeps every plugin dependency (matgl, posebusters, ...) from replacing torch.
 python3 -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python3 -m pip install --quiet --disable-pip-version-check -c scripts/constraints.txt \
-    -e ".[demo,test,pymatgen,symmetry,phonopy,molecules,matgl,torchsim]"
+    -e ".[demo,test,pymatgen,symmetry,phonopy,molecules,matgl,torchsim,chgnet]"

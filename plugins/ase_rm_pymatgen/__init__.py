@@ -16,6 +16,8 @@ space group in ``structure.properties``.
 
 from __future__ import annotations
 
+import sys
+
 from .analysis import (
     RM_DUPLICATE_OF,
     RM_E_ABOVE_HULL,
@@ -41,9 +43,19 @@ from .binary_hull import (
     relax_known,
     run_binary_hull,
 )
-from .campaign import generate_compositions
 from .convert import calculator_for, load_model, to_atoms, to_atoms_list, to_pymatgen
-from .csp import CSPResult, CSPTarget, evaluate_csp, match_attempts, read_csp_targets, run_csp
+from .csp import (
+    CSPResult,
+    CSPTarget,
+    campaign,
+    evaluate_csp,
+    generate_compositions,
+    match_attempts,
+    read_csp_targets,
+    run_csp,
+    symmetric,
+    templates,
+)
 from .embeddings import (
     ElementEmbeddings,
     PCAResult,
@@ -55,6 +67,11 @@ from .embeddings import (
 )
 from .reference import MATCH_TOLERANCES, paper_matcher
 from .summary import analyse_structures, format_table, write_csv
+
+# Modules that moved into the csp subpackage keep their old import paths
+# (``from ase_rm_pymatgen.templates import TemplateStarts``).
+for _moved in (campaign, symmetric, templates):
+    sys.modules.setdefault(f"{__name__}.{_moved.__name__.rsplit('.', 1)[1]}", _moved)
 
 __all__ = [
     "CSPResult",

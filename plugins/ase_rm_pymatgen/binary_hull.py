@@ -32,9 +32,9 @@ from ase_rm.relax import relax
 from ase_rm.rss import Protocol
 
 from .analysis import energy_of, pseudo_phase_diagram, spacegroup
-from .campaign import attempt_number, canonical_formula, generate_compositions, resolve_protocol
 from .convert import ModelLike, load_model, to_atoms, to_pymatgen
-from .csp import match_rms
+from .csp.benchmark import match_rms
+from .csp.campaign import attempt_number, canonical_formula, generate_compositions, resolve_protocol
 from .reference import paper_matcher, parse_cif, read_table
 from .tables import write_rows
 

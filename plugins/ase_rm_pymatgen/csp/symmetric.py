@@ -180,7 +180,7 @@ class SymmetricStarts:
             return self._plain(spec, composition, rng, element_volumes)
         numbers = composition_numbers(composition)  # type: ignore[arg-type]
         volume = start_volume(spec, numbers, rng, element_volumes)
-        from .analysis import quiet_spglib
+        from ..analysis import quiet_spglib
 
         with quiet_spglib():
             return self._symmetric(spec, composition, numbers, volume, rng, element_volumes)
@@ -226,7 +226,7 @@ def _too_close(atoms: Atoms, spec: StartSpec) -> bool:
 
 
 MP20_PRIOR = Path(__file__).with_name("data") / "mp20_space_groups.json"
-"""Space-group counts of the MP-20 training file (``python -m ase_rm_pymatgen.symmetric
+"""Space-group counts of the MP-20 training file (``python -m ase_rm_pymatgen.csp.symmetric
 ../shared/data/mp20_train_partial.csv.gz`` wrote it; spglib, symprec 0.1)."""
 
 
@@ -234,7 +234,7 @@ def space_group_counts(structures: Iterable[Atoms], symprec: float = 0.1) -> dic
     """How many of the structures spglib puts in each space group (1 where it finds none)."""
     import spglib
 
-    from .analysis import quiet_spglib
+    from ..analysis import quiet_spglib
 
     counts: Counter[int] = Counter()
     with quiet_spglib():
@@ -261,7 +261,7 @@ def load_group_prior(prior: str | os.PathLike[str]) -> dict[int, float] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ase_rm_pymatgen.symmetric STRUCTURES [OUT.json]``: the space-group
+    """``python -m ase_rm_pymatgen.csp.symmetric STRUCTURES [OUT.json]``: the space-group
     counts of a structure file (default output: the shipped MP-20 prior's path)."""
     import argparse
 

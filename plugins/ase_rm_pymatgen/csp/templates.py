@@ -135,7 +135,7 @@ class TemplateLibrary:
         if k not in self._wyckoffs:
             import spglib
 
-            from .analysis import quiet_spglib
+            from ..analysis import quiet_spglib
 
             atoms = self.structures[k]
             with quiet_spglib():

@@ -45,11 +45,11 @@ from ase_rm.keys import RM_ATTEMPT, RM_CONVERGED, RM_ENERGY
 from ase_rm.relax import CellMode, relax
 from ase_rm.rss import Protocol
 
-from .analysis import energy_of
+from ..analysis import energy_of
+from ..convert import ModelLike, load_model, to_atoms, to_pymatgen
+from ..reference import paper_matcher, parse_cif, read_table
+from ..tables import format_markdown, format_text, write_rows
 from .campaign import attempt_number, canonical_formula, generate_compositions, resolve_protocol
-from .convert import ModelLike, load_model, to_atoms, to_pymatgen
-from .reference import paper_matcher, parse_cif, read_table
-from .tables import format_markdown, format_text, write_rows
 from .templates import TemplateLibrary, TemplateStarts
 
 log = logging.getLogger(__name__)

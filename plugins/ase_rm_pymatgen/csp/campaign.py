@@ -34,7 +34,7 @@ from ase_rm.checkpoint import resolve
 from ase_rm.keys import RM_ATTEMPT, RM_FORMULA
 from ase_rm.rss import Attempt, Protocol, format_formula, get_protocol, parse_formula, search
 
-from .convert import ModelLike, load_model
+from ..convert import ModelLike, load_model
 from .templates import TemplateLibrary, TemplateStarts
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def generate_compositions(
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
     path = Path(out)
     attempts = composition_attempts(compositions, proto, n)
-    from .symmetric import start_maker  # here: `python -m ase_rm_pymatgen.symmetric` runs it as __main__
+    from .symmetric import start_maker  # here: `python -m ase_rm_pymatgen.csp.symmetric` runs it as __main__
 
     template_starts = None
     if starts == "template":
