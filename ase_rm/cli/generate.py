@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output extxyz (results are appended as they finish)")
     p.add_argument("--resume", action="store_true", help="keep results already in --out, make the rest")
     p.add_argument("--enumerate-h", action="store_true",
-                   help="the formula lists heavy atoms: add hydrogens as method.md section 4")
+                   help="the formula lists heavy atoms: add hydrogens as docs/method.md section 4")
     p.add_argument("--formula-units", type=int, default=1, help="multiply the composition")
     p.add_argument("--volume-per-atom", help="crystal start volume per atom, Å^3: V or LOW:HIGH")
     p.add_argument("--max-atoms", type=int, default=4096, help="atoms per relaxation batch (memory bound)")

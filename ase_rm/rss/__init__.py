@@ -1,4 +1,4 @@
-"""Random structure search: compositions, random starts and protocols (method.md section 4)."""
+"""Random structure search: compositions, random starts and protocols (docs/method.md section 4)."""
 
 from __future__ import annotations
 
