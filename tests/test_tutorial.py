@@ -1,9 +1,10 @@
 """docs/tutorial.md runs as written: its ``bash`` and ``python`` blocks, in order.
 
-The slow test runs the tutorial's commands unchanged (about 10 minutes of CPU).
-The fast test runs the same commands with a tiny schedule (2 epochs, a few
-attempts), so a renamed option, a moved file or a changed output breaks the
-default suite, not only the slow one.
+The slow test runs the tutorial's commands unchanged (about 4 minutes of CPU).
+The fast test runs the same commands with a tiny schedule (1 epoch, a few
+attempts; about 60 s of CPU, most of it starting 12 processes), so a renamed
+option, a moved file or a changed output breaks the default suite, not only
+the slow one.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.S | re.M)
 
 # The fast variant's edits: each must match the tutorial text, so the test notices when it changes.
 FAST_EDITS = {
-    "python make_data.py\n": "python make_data.py\nsed -i 's/^epochs = .*/epochs = 2/' molecules.toml crystals.toml\n",
-    "--n 64": "--n 8",
-    "--first 16": "--first 2",
+    "python make_data.py\n": "python make_data.py\nsed -i 's/^epochs = .*/epochs = 1/' molecules.toml crystals.toml\n",
+    "--n 64": "--n 4",
+    "--first 16": "--first 1",
     "--n 16": "--n 2 --max-steps 100",
 }
 
@@ -85,7 +86,7 @@ def test_tutorial_blocks_are_found() -> None:
 
 def test_tutorial_runs_with_a_tiny_schedule(tmp_path: Path) -> None:
     work = run_tutorial(fast_script(), tmp_path)
-    check_outputs(work, attempts=8)
+    check_outputs(work, attempts=4)
 
 
 @pytest.mark.slow
