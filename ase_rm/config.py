@@ -1,4 +1,4 @@
-"""Frozen configuration dataclasses and the published presets (method.md).
+"""Frozen configuration dataclasses and the published presets (docs/method.md).
 
 Every config has ``from_dict`` (unknown keys are a :class:`ConfigError`) and
 ``to_dict`` (plain lists, safe for TOML/YAML and ``torch.load(weights_only=True)``).
@@ -115,7 +115,7 @@ def species_from_symbols(symbols: str | list[str] | tuple[str | int, ...]) -> tu
 
 @dataclass(frozen=True)
 class ModelConfig(Config):
-    """The CACE-style denoiser (method.md section 3).
+    """The CACE-style denoiser (docs/method.md section 3).
 
     Attributes:
         species: atomic numbers the model knows, sorted.
@@ -170,7 +170,7 @@ class ModelConfig(Config):
 
 @dataclass(frozen=True)
 class NoiseConfig(Config):
-    """The noising recipe (method.md section 2).
+    """The noising recipe (docs/method.md section 2).
 
     Attributes:
         kind: "molecule" (no cell, no stress) or "crystal" (strain + stress).
@@ -233,7 +233,7 @@ class NoiseConfig(Config):
 
 @dataclass(frozen=True)
 class TrainConfig(Config):
-    """The training recipe (method.md section 3).
+    """The training recipe (docs/method.md section 3).
 
     Attributes:
         epochs: number of epochs (fresh noise every epoch).

@@ -1,4 +1,4 @@
-"""The noising recipe: fictitious restoring forces and stress (method.md section 2).
+"""The noising recipe: fictitious restoring forces and stress (docs/method.md section 2).
 
 Crystals: C = C0 (1 + a) + cell_noise L (U - 0.5), F = C0^-1 C (row vectors),
 eps = 1/2 (F^T F - I), sigma = lambda tr(eps) I + 2 mu eps (ASE sign); atoms

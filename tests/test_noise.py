@@ -1,4 +1,4 @@
-"""The noising recipe, checked against direct evaluations of method.md section 2."""
+"""The noising recipe, checked against direct evaluations of docs/method.md section 2."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ SPEC_HYDROGENS = {
 
 @pytest.mark.parametrize("heavy", sorted(SPEC_HYDROGENS))
 def test_hydrogen_enumeration_spec(heavy: str) -> None:
-    """n_H = n_max, n_max - 2, ... >= 6 with n_max = 2 C + N - Cl - 2 (method.md)."""
+    """n_H = n_max, n_max - 2, ... >= 6 with n_max = 2 C + N - Cl - 2 (docs/method.md)."""
     comp = dict(parse_formula(heavy))
     n_max = 2 * comp.get("C", 0) + comp.get("N", 0) - comp.get("Cl", 0) - 2
     got = [format_formula(c) for c in enumerate_hydrogens(heavy)]

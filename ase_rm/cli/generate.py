@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="replace what --out already holds (without --resume or --overwrite an --out with "
                         "results in it is refused)")
     p.add_argument("--enumerate-h", action="store_true",
-                   help="the formula lists heavy atoms: add hydrogens as method.md section 4")
+                   help="the formula lists heavy atoms: add hydrogens as docs/method.md section 4")
     p.add_argument("--formula-units", type=positive_int, default=1, help="multiply the composition")
     p.add_argument("--volume-per-atom", type=volume_text, metavar="V|LOW:HIGH",
                    help="crystal start volume per atom, Å^3: V or LOW:HIGH")

@@ -1,4 +1,4 @@
-"""The one-shot diamond experiment (method.md sections 2-4, paper Fig. 5).
+"""The one-shot diamond experiment (docs/method.md sections 2-4, paper Fig. 5).
 
 Train the ``diamond`` preset on a single cubic diamond cell, search 2-12 C
 atoms over 3.8-5.6 Å^3/atom at constant volume, classify every relaxed

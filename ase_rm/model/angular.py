@@ -1,7 +1,7 @@
 """Cartesian angular basis and the rotation-invariant contractions (B features).
 
 Monomials u_x^a u_y^b u_z^c with a+b+c <= lmax are ordered by total order
-l = a+b+c, then lexicographically. Invariants (method.md section 3):
+l = a+b+c, then lexicographically. Invariants (docs/method.md section 3):
 
 - nu = 1: A[000];
 - nu = 2, L = 1..lmax: sum_{|v|=L} c(v) A_v^2, c(v) = L!/(vx! vy! vz!);

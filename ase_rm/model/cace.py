@@ -1,7 +1,7 @@
 """The denoiser: CACE-style atomic cluster expansion without message passing.
 
 Energy-only, pure torch. Forces and stress are added by
-:class:`ase_rm.potential.Potential`. Per atom i (method.md section 3):
+:class:`ase_rm.potential.Potential`. Per atom i (docs/method.md section 3):
 
 A_i[a, n, m] = sum_j R_n(r_ij) f(r_ij) L_m(u_ij) theta_s[Z_j, a]      (edges)
 A_i[c=(a,b), n, m] = A_i[a, n, m] theta_r[Z_i, b]                    (atoms)

@@ -1,4 +1,4 @@
-"""Chemical compositions for random structure search (method.md section 4).
+"""Chemical compositions for random structure search (docs/method.md section 4).
 
 A composition is an ordered tuple of ``(symbol, count)`` pairs, e.g.
 ``(("C", 5), ("H", 9), ("N", 1), ("O", 1))``. Formulas are parsed strictly:
@@ -8,7 +8,7 @@ integer counts, no brackets. A symbol given twice is summed.
 Hydrogen enumeration: a *heavy-atom* formula such as ``"C5ON"`` (all atoms
 except H) is expanded into full compositions with hydrogen counts
 ``n_H = n_max, n_max - 2, ... >= 6`` where, for the QM7b elements,
-``n_max = 2 C + N - Cl - 2`` (method.md). :class:`HydrogenRule` writes this as
+``n_max = 2 C + N - Cl - 2`` (docs/method.md). :class:`HydrogenRule` writes this as
 ``n_max = 2 + sum_X (v_X - 2) n_X - 2 u`` with valences ``v`` and ``u = 2``
 degrees of unsaturation; ``u = 0`` gives the saturated (acyclic) count
 ``2 C + N - Cl + 2``. A formula that already contains H is used as is.
@@ -119,7 +119,7 @@ class HydrogenRule(Config):
 
     ``n_max = 2 + sum_X (v_X - 2) n_X - 2 * unsaturation``; counts are
     ``n_max, n_max - step, ...`` down to ``min_h``. The defaults give
-    method.md's ``n_max = 2 C + N - Cl - 2``, ``>= 6``.
+    docs/method.md's ``n_max = 2 C + N - Cl - 2``, ``>= 6``.
 
     Attributes:
         valences: ``(symbol, valence)`` pairs for the heavy elements allowed.
@@ -166,7 +166,7 @@ class HydrogenRule(Config):
 
 
 QM7B_HYDROGEN_RULE = HydrogenRule()
-"""method.md section 4: ``n_max = 2 C + N - Cl - 2``, counts down by 2 to 6."""
+"""docs/method.md section 4: ``n_max = 2 C + N - Cl - 2``, counts down by 2 to 6."""
 
 
 def hill_order(composition: str | Composition) -> Composition:

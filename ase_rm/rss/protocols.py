@@ -1,4 +1,4 @@
-"""The published generation protocols (method.md section 4) as plain data.
+"""The published generation protocols (docs/method.md section 4) as plain data.
 
 A :class:`Protocol` is a :class:`StartSpec` (how to draw a random start, run
 by :func:`random_start` with the samplers of :mod:`ase_rm.rss.starts`) plus a
@@ -258,7 +258,7 @@ PROTOCOLS: dict[str, Protocol] = {
         description="MP-20: fitted volume, sheared cell, constant-volume FIRE then variable cell",
     ),
 }
-"""Published presets (the diamond attempt count is not stated in method.md: 32 chosen), and
+"""Published presets (the diamond attempt count is not stated in docs/method.md: 32 chosen), and
 ``molecule-hop``: the published molecule protocol plus four zero-temperature basin hops
 (measured in docs/results.md)."""
 

@@ -1,4 +1,4 @@
-"""Random starting structures for random structure search (method.md section 4).
+"""Random starting structures for random structure search (docs/method.md section 4).
 
 Molecules: atoms uniform in a non-periodic box (10 x 5 x 5 Å by default).
 Crystals: a target volume (per-element volumes V_Z, a volume per atom, or a

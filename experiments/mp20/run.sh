@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MP-20 experiment driver (issue 6; method.md sections 4 and 5), for a model trained by
+# MP-20 experiment driver (issue 6; docs/method.md sections 4 and 5), for a model trained by
 # experiments/mp20/train.toml:
 #   (a) crystal structure prediction: the 15 DiffCSP compositions, 30 attempts each, two-stage
 #       crystal protocol, StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10) on the reduced

@@ -6,7 +6,7 @@ Each OUTDIR is an ``experiments/qm7b/run.sh`` output (eval_in/summary.csv and
 eval_ood/summary.csv from ``ase-rm evaluate molecules``). A heavy-atom
 composition's rate is the mean over its formulas (the hydrogen counts that
 ``--enumerate-h`` made), each formula counted over all of its attempts. Prints
-one markdown row per OUTDIR: the ten compositions of method.md section 5 and
+one markdown row per OUTDIR: the ten compositions of docs/method.md section 5 and
 their mean, with the paper's row first.
 """
 
@@ -23,7 +23,7 @@ from ase.formula import Formula
 COMPOSITIONS = ("C5O1N1", "C4O1N2", "C6O1", "C5O2Cl1", "C6O1N1", "C6O1S1", "C7Cl1", "C7O1Cl1", "C7O1N1",
                 "C6O1N1Cl1")
 PAPER = (77, 79, 75, 69, 67, 58, 67, 72, 57, 60)
-"""The paper's all-pass % per composition (method.md section 5); mean 68.1."""
+"""The paper's all-pass % per composition (docs/method.md section 5); mean 68.1."""
 
 
 def heavy_key(formula: str) -> tuple[tuple[str, int], ...]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# QM7b experiment driver (issue 5; method.md sections 4 and 5), for a model trained by
+# QM7b experiment driver (issue 5; docs/method.md sections 4 and 5), for a model trained by
 # experiments/qm7b/train.toml:
 #   (a) Fig. 1: E~ vs the PBE0 atomization energy on the molecules the model did not train on
 #       -> OUTDIR/energies/  (ase-rm evaluate energies --heldout)

@@ -11,7 +11,7 @@ unless ``--model`` is given, then checks two stationary points of E~:
   inverted twin along the sublattice shift, a saddle with an imaginary
   Gamma optical mode.
 
-docs/plugins.md quotes the numbers this prints.
+docs/phonopy.md quotes the numbers this prints.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pseudo convex hull of a binary system on E~ (the paper's Li-S figure, method.md section 5).
+"""Pseudo convex hull of a binary system on E~ (the paper's Li-S figure, docs/method.md section 5).
 
 Crystals A_x B_(1-x) are generated over a grid of cell compositions (default:
 every (n_A, n_B) with n_A + n_B <= 8, plus the cells of the known structures

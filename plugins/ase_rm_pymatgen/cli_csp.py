@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ase_rm import RMError
 from ase_rm.cli.args import non_negative_int, positive_int
 
 from .cli import _require

@@ -1,4 +1,4 @@
-"""The learned element embeddings of a model, PCA to 2-D, coloured by periodic-table group (method.md section 5).
+"""The learned element embeddings of a model, PCA to 2-D, coloured by periodic-table group (docs/method.md section 5).
 
 The native denoiser learns a sender embedding theta_s[Z] (the neighbour's
 element, weighting each edge) and, with ``separate_receiver`` (the MP-20

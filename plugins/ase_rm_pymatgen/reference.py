@@ -14,7 +14,7 @@ from pymatgen.core import Structure
 from ase_rm import RMError
 
 MATCH_TOLERANCES = {"stol": 0.5, "ltol": 0.3, "angle_tol": 10.0}
-"""StructureMatcher tolerances of the paper's CSP and Li-S evaluations (method.md section 5)."""
+"""StructureMatcher tolerances of the paper's CSP and Li-S evaluations (docs/method.md section 5)."""
 
 
 def paper_matcher() -> StructureMatcher:

@@ -1,4 +1,4 @@
-"""Crystal structure prediction benchmark (method.md section 5): n attempts per composition vs ground truth.
+"""Crystal structure prediction benchmark (docs/method.md section 5): n attempts per composition vs ground truth.
 
 For each composition of a CSV (columns ``composition`` and ``cif``, e.g.
 shared/data/diffcsp_15_compositions.csv), n structures are generated with the
