@@ -13,6 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--volume-per-atom", type=float, help="training cell density, Å^3/atom (default 4.41)")
     p.add_argument("--lattice", type=float, help="lattice constant of the cubic 8-atom training cell, Å")
     p.add_argument("--volumes", help="searched volume range per atom LOW:HIGH[:N], Å^3 (default 3.8:5.6:10)")
+    p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12)")
     p.add_argument("--epochs", type=int, help="training epochs")
     p.add_argument("--attempts", type=int, help="random starts per (size, volume)")
     p.add_argument("--max-steps", type=int, help="FIRE steps per relaxation (default 2000)")
@@ -33,6 +34,11 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     for name in ("volume_per_atom", "lattice", "epochs", "attempts", "max_steps"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    if args.sizes:
+        try:
+            changes["sizes"] = tuple(int(x) for x in args.sizes.split(","))
+        except ValueError:
+            raise ConfigError(f"--sizes must be comma-separated integers, not {args.sizes!r}") from None
     if args.volumes:
         try:
             parts = [float(x) for x in args.volumes.split(":")]
