@@ -189,3 +189,22 @@ def describe(atoms: Atoms) -> tuple[str, float | None]:
     if fraction == 1.0:
         return "hexagonal diamond", fraction
     return "stacking-faulted diamond", fraction
+
+
+def stacking_axis(atoms: Atoms) -> np.ndarray:
+    """A unit vector along the stacking direction: graphite's layer normal, a polytype's
+    eclipsed (or else first) bond; the first bond of anything else."""
+    bonds = find_bonds(atoms)
+    if is_graphite(bonds):
+        return _normal(bonds.vectors[0])
+    counts = eclipsed_bonds(bonds)
+    first = bonds.vectors[0][0] if len(bonds.vectors[0]) else np.array([0.0, 0.0, 1.0])
+    if counts is not None and counts.any():
+        atom = int(np.argmax(counts))
+        for k, j in enumerate(bonds.neighbours[atom]):
+            back = int(np.argmin(np.linalg.norm(bonds.vectors[j] + bonds.vectors[atom][k], axis=1)))
+            own = np.delete(bonds.vectors[atom], k, axis=0)
+            other = np.delete(bonds.vectors[j], back, axis=0)
+            if torsion_offset(own, other, bonds.vectors[atom][k]) <= ECLIPSED_MAX:
+                first = bonds.vectors[atom][k]
+    return first / np.linalg.norm(first)

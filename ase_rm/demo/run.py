@@ -22,7 +22,8 @@ from .. import keys
 from ..config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, Config
 from ..rss import PROTOCOLS, Attempt, parse_formula, search
 from ..rss.output import append_frames
-from .carbon import CLASSES, classify
+from .carbon import CLASSES, describe
+from .figures import plot, structures_picture
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,10 @@ def classify_all(structures: list[Atoms]) -> None:
     for atoms in structures:
         atoms.info["volume_per_atom"] = atoms.get_volume() / len(atoms)
         atoms.info["energy_per_atom"] = atoms.info[keys.RM_ENERGY] / len(atoms)
-        atoms.info["class"] = classify(atoms)
+        cls, hexagonal = describe(atoms)
+        atoms.info["class"] = cls
+        if hexagonal is not None:
+            atoms.info["hexagonal_fraction"] = hexagonal
 
 
 def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float = 0.15) -> dict[str, Any]:
@@ -152,6 +156,7 @@ def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float 
         "converged": sum(bool(a.info[keys.RM_CONVERGED]) for a in structures),
         "unconverged": sum(not a.info[keys.RM_CONVERGED] for a in structures),
         "found_hexagonal": counts["hexagonal diamond"] > 0,
+        "found_stacking_faulted": counts["stacking-faulted diamond"] > 0,
         "found_graphite": counts["graphite"] > 0,
     }
     if cubic:
@@ -162,8 +167,8 @@ def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float 
         out["cubic_minimum_ok"] = abs(out["cubic_minimum_volume"] - target) <= tol
     else:
         out["cubic_minimum_volume"], out["cubic_minimum_fit"], out["cubic_minimum_ok"] = None, None, False
-    out["passed"] = bool(out["cubic_lowest_at_every_volume"] and out["cubic_minimum_ok"]
-                         and out["found_hexagonal"] and out["found_graphite"])
+    out["passed"] = bool(out["cubic_lowest_at_every_volume"] and out["cubic_minimum_ok"] and out["found_hexagonal"]
+                         and out["found_stacking_faulted"] and out["found_graphite"])
     return out
 
 
@@ -185,32 +190,6 @@ def write_table(structures: list[Atoms], path: Path) -> None:
             writer.writerow([a.info["rm_attempt"], len(a), f"{a.info['volume_per_atom']:.4f}",
                              f"{a.info['energy_per_atom']:.6f}", f"{a.info[keys.RM_ENERGY]:.6f}", a.info["class"],
                              bool(a.info[keys.RM_CONVERGED]), a.info[keys.RM_STEPS]])
-
-
-COLOURS = {"cubic diamond": "tab:blue", "hexagonal diamond": "tab:orange", "stacking-faulted diamond": "tab:green",
-           "graphite": "tab:red", "other": "0.6"}
-
-
-def plot(structures: list[Atoms], path: Path, training_volume: float) -> None:
-    """E~/atom against volume/atom, coloured by class (paper Fig. 5)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.8), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for cls in reversed(CLASSES):
-        pts = [(a.info["volume_per_atom"], a.info["energy_per_atom"]) for a in structures if a.info["class"] == cls]
-        if pts:
-            x, y = np.array(pts).T
-            ax.scatter(x, y, s=18, c=COLOURS[cls], label=f"{cls} ({len(pts)})", alpha=0.8, edgecolors="none")
-    ax.axvline(training_volume, color="k", lw=0.8, ls="--", label="training cell")
-    ax.set_xlabel("volume per atom (Å$^3$)")
-    ax.set_ylabel("E~ per atom (eV)")
-    ax.set_title("RM one-shot diamond: relaxed structures")
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path)
 
 
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | None = None,
@@ -237,5 +216,6 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     append_frames(out / "structures.extxyz", structures)
     write_table(structures, out / "summary.csv")
     plot(structures, out / "energy_vs_volume.png", target)
+    structures_picture(structures, out / "structures.png")
     seconds["total"] = time.perf_counter() - t0
     return DemoResult(out, ckpt, structures, checks(structures, target), seconds)
