@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="train on one diamond cell, search 2-12 C atoms, classify, plot")
+    p = sub.add_parser("demo", help="train on one diamond cell, search 2-16 C atoms, classify, plot")
     p.add_argument("--out", default="demo_out", help="output folder")
     p.add_argument("--quick", action="store_true", help="a small smoke run (CI): the pipeline, not Fig. 5")
     p.add_argument("--volume-per-atom", type=float, help="training cell density, Å^3/atom (default 4.41)")

@@ -1,6 +1,6 @@
 """The one-shot diamond experiment (method.md sections 2-4, paper Fig. 5).
 
-Train the ``diamond`` preset on a single cubic diamond cell, search 2-12 C
+Train the ``diamond`` preset on a single cubic diamond cell, search 2-16 C
 atoms over 3.8-5.6 Å^3/atom at constant volume, classify every relaxed
 structure, and write structures, a table, a plot and a summary.
 """
@@ -20,6 +20,7 @@ from ase.build import bulk
 
 from .. import keys
 from ..config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, Config
+from ..errors import ConfigError
 from ..rss import PROTOCOLS, Attempt, parse_formula, search
 from ..rss.output import append_frames
 from .carbon import CLASSES, describe
@@ -46,9 +47,13 @@ class DemoConfig(Config):
             training cell: the published augmented set, drawn fresh) or "paired" (one
             random strain per noise level: 11x cheaper epochs).
         warmup_epochs: learning-rate warm-up.
-        sizes: numbers of C atoms searched.
+        sizes: numbers of C atoms searched. 16 atoms (8 layers) hold stacking-faulted
+            polytypes that smaller cells cannot (the published protocol stops at 12).
         volumes: volumes per atom searched, Å^3.
-        attempts: random starts per (size, volume).
+        attempts: random starts per (size, volume): one number for every size, or one
+            per size. The default spends them where the rarer families form: 8 each for
+            4 and 8 atoms (graphite, hexagonal and 4H), 6 for 12 and 16 atoms (stacking
+            faults), 2-4 for the sizes that only repeat cubic diamond.
         max_steps: FIRE steps per relaxation. The published protocol's 500 (at maxstep
             0.01 Å) leaves most 8- and 12-atom searches unconverged; 2000 converges them.
         seed: seeds training, starts and kicks.
@@ -60,11 +65,24 @@ class DemoConfig(Config):
     epochs: int = 40
     strain_mode: str = "grid"
     warmup_epochs: int = 1
-    sizes: tuple[int, ...] = (2, 4, 6, 8, 12)
+    sizes: tuple[int, ...] = (2, 4, 6, 8, 12, 16)
     volumes: tuple[float, ...] = tuple(np.round(np.linspace(3.8, 5.6, 10), 3))
-    attempts: int = 4
+    attempts: int | tuple[int, ...] = (2, 8, 4, 8, 6, 6)
     max_steps: int = 2000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        counts = (self.attempts,) if isinstance(self.attempts, int) else self.attempts
+        if not isinstance(self.attempts, int) and len(self.attempts) != len(self.sizes):
+            raise ConfigError(f"attempts: one number or one per size ({len(self.sizes)}), not {self.attempts}")
+        if any(n < 1 for n in counts) or any(n < 1 for n in self.sizes) or not self.volumes:
+            raise ConfigError("sizes and attempts must be positive and volumes not empty")
+
+    def attempts_per_size(self) -> dict[int, int]:
+        """Random starts per volume for each size."""
+        if isinstance(self.attempts, int):
+            return dict.fromkeys(self.sizes, self.attempts)
+        return dict(zip(self.sizes, self.attempts, strict=True))
 
     @property
     def lattice_constant(self) -> float:
@@ -110,11 +128,11 @@ def demo_attempts(cfg: DemoConfig) -> list[Attempt]:
     """One attempt per (size, volume, repeat), each at its own constant volume."""
     start = PROTOCOLS["diamond"].start
     out, k = [], 0
-    for n in cfg.sizes:
+    for n, repeats in cfg.attempts_per_size().items():
         comp = parse_formula(f"C{n}")
         for v in cfg.volumes:
             spec = replace(start, volume_per_atom=float(v), volume_range=None)
-            for _ in range(cfg.attempts):
+            for _ in range(repeats):
                 out.append(Attempt(k, comp, spec))
                 k += 1
     return out
@@ -207,7 +225,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     t1 = time.perf_counter()
     protocol = PROTOCOLS["diamond"]
     protocol = replace(protocol, stages=tuple(replace(s, max_steps=cfg.max_steps) for s in protocol.stages))
-    structures = search(potential, demo_attempts(cfg), protocol, seed=cfg.seed,
+    structures = search(potential, demo_attempts(cfg), protocol, seed=cfg.seed, out=out / "structures.extxyz",
                         progress=bool(progress) if progress is not None else False)
     seconds["search"] = time.perf_counter() - t1
     classify_all(structures)
