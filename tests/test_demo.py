@@ -12,6 +12,7 @@ from ase.build import bulk
 from ase_rm import keys
 from ase_rm.demo.carbon import describe, graphite, hexagonality, polytype
 from ase_rm.demo.run import DemoConfig, checks, demo_attempts, training_cell
+from ase_rm.errors import ConfigError
 
 
 def _junk(seed: int, n: int = 8) -> Atoms:
@@ -91,7 +92,7 @@ def test_checks_find_the_minimum_and_the_exceptions() -> None:
     assert out["unconverged"] == 1
     assert out["cubic_minimum_volume"] == 4.4 and out["cubic_minimum_fit"] == pytest.approx(4.4)
     assert out["volumes_where_cubic_is_not_lowest"] == [4.8] and not out["passed"]
-    assert out["found_hexagonal"] and out["found_graphite"]
+    assert out["found_hexagonal"] and out["found_graphite"] and not out["found_stacking_faulted"]
 
 
 def test_attempts_cover_sizes_and_volumes() -> None:
@@ -99,20 +100,26 @@ def test_attempts_cover_sizes_and_volumes() -> None:
     att = demo_attempts(cfg)
     assert len(att) == 12 and len({a.index for a in att}) == 12
     assert {a.start.volume_per_atom for a in att} == {4.0, 5.0}
+    per_size = demo_attempts(DemoConfig(sizes=(2, 16), volumes=(4.4,), attempts=(1, 3)))
+    assert [a.composition for a in per_size] == [(("C", 2),)] + [(("C", 16),)] * 3
+    with pytest.raises(ConfigError, match="one per size"):
+        DemoConfig(sizes=(2, 4), attempts=(1, 2, 3))
     cell = training_cell(DemoConfig())
     assert len(cell) == 72 and cell.get_volume() / 72 == pytest.approx(4.41, abs=1e-3)  # the published cell
 
 
 @pytest.mark.slow
 def test_full_demo_reproduces_fig5(tmp_path: Path) -> None:
-    """The whole demo; cubic diamond lowest everywhere, minimum at 4.4 +/- 0.15, hex diamond and graphite."""
+    """The whole demo (about 10 CPU minutes): cubic diamond lowest everywhere, minimum at 4.4 +/- 0.15,
+    hexagonal and stacking-faulted diamond and graphite found."""
     from ase_rm.demo.run import run_demo
 
     result = run_demo(tmp_path, DemoConfig(), progress=False)
     c = result.checks
     assert c["cubic_lowest_at_every_volume"], c["volumes_where_cubic_is_not_lowest"]
     assert abs(c["cubic_minimum_volume"] - 4.41) <= 0.15
-    assert c["found_hexagonal"] and c["found_graphite"]
-    for name in ("structures.extxyz", "summary.csv", "energy_vs_volume.png"):
+    assert c["found_hexagonal"] and c["found_stacking_faulted"] and c["found_graphite"], c["counts"]
+    assert c["passed"]
+    for name in ("structures.extxyz", "summary.csv", "energy_vs_volume.png", "structures.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert np.isfinite([a.info["energy_per_atom"] for a in result.structures]).all()

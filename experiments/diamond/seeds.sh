@@ -7,8 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-runs/diamond_seeds}"
 mkdir -p "$out"
-for threads in ${THREADS:-1 2}; do
-  for seed in ${SEEDS:-0 1 2 3 4}; do
+for seed in ${SEEDS:-0 1 2 3 4}; do
+  for threads in ${THREADS:-1 2}; do
     run="$out/t${threads}_s${seed}"
     OMP_NUM_THREADS=$threads nice /usr/bin/time -v -o "$run.time" \
       python -m ase_rm.cli.main --threads "$threads" demo --seed "$seed" --out "$run" --no-progress \
