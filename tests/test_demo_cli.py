@@ -42,3 +42,17 @@ def test_full_demo_exits_1_when_a_check_fails(tmp_path: Path, capsys: pytest.Cap
     text = capsys.readouterr().out
     assert rc == 1
     assert "all Fig. 5 checks passed: NO" in text and "quick" not in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--sizes", "2,x"], "--sizes must be comma-separated integers"),
+     (["--attempts", "0"], "sizes and attempts must be positive"),
+     (["--volumes", "4.0"], "--volumes must be LOW:HIGH[:N]")],
+)
+def test_demo_arguments_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                         message: str) -> None:
+    rc = main(["demo", "--out", str(tmp_path / "d"), "--checkpoint", "diamond", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()  # refused before any work

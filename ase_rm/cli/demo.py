@@ -17,9 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--volume-per-atom", type=float, help="training cell density, Å^3/atom (default 4.41)")
     p.add_argument("--lattice", type=float, help="lattice constant of the cubic 8-atom training cell, Å")
     p.add_argument("--volumes", help="searched volume range per atom LOW:HIGH[:N], Å^3 (default 3.8:5.6:10)")
-    p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12)")
+    p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12,16); "
+                   "with other sizes the default is 4 attempts each")
     p.add_argument("--epochs", type=int, help="training epochs")
-    p.add_argument("--attempts", type=int, help="random starts per (size, volume)")
+    p.add_argument("--attempts", type=int, help="random starts per (size, volume) for every size "
+                   "(default per size: 2,8,4,8,6,6)")
     p.add_argument("--max-steps", type=int, help="FIRE steps per relaxation (default 2000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="skip training: use this model (path or shipped name)")
@@ -43,6 +45,8 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             changes["sizes"] = tuple(int(x) for x in args.sizes.split(","))
         except ValueError:
             raise ConfigError(f"--sizes must be comma-separated integers, not {args.sizes!r}") from None
+        if args.attempts is None and not isinstance(cfg.attempts, int) and changes["sizes"] != cfg.sizes:
+            changes["attempts"] = 4
     if args.volumes:
         try:
             parts = [float(x) for x in args.volumes.split(":")]
