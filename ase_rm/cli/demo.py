@@ -11,17 +11,15 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="train on one diamond cell, search 2-16 C atoms, classify, plot")
+    p = sub.add_parser("demo", help="train on one diamond cell, search 2-12 C atoms, classify, plot")
     p.add_argument("--out", default="demo_out", help="output folder")
     p.add_argument("--quick", action="store_true", help="a small smoke run (CI): the pipeline, not Fig. 5")
     p.add_argument("--volume-per-atom", type=float, help="training cell density, Å^3/atom (default 4.41)")
     p.add_argument("--lattice", type=float, help="lattice constant of the cubic 8-atom training cell, Å")
     p.add_argument("--volumes", help="searched volume range per atom LOW:HIGH[:N], Å^3 (default 3.8:5.6:10)")
-    p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12,16); "
-                   "with other sizes the default is 4 attempts each")
+    p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12)")
     p.add_argument("--epochs", type=int, help="training epochs")
-    p.add_argument("--attempts", type=int, help="random starts per (size, volume) for every size "
-                   "(default per size: 2,8,4,8,6,6)")
+    p.add_argument("--attempts", type=int, help="random starts per (size, volume) (default 4)")
     p.add_argument("--max-steps", type=int, help="FIRE steps per relaxation (default 2000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="skip training: use this model (path or shipped name)")
@@ -45,8 +43,6 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             changes["sizes"] = tuple(int(x) for x in args.sizes.split(","))
         except ValueError:
             raise ConfigError(f"--sizes must be comma-separated integers, not {args.sizes!r}") from None
-        if args.attempts is None and not isinstance(cfg.attempts, int) and changes["sizes"] != cfg.sizes:
-            changes["attempts"] = 4
     if args.volumes:
         try:
             parts = [float(x) for x in args.volumes.split(":")]
