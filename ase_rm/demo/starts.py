@@ -16,8 +16,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from ..errors import StartError
-from ..rss import StartSpec, random_cell
+from ..rss import StartError, StartSpec, random_cell
 from ..rss.starts import numbers_of
 
 ATOMS_PER_PLANE = 2
