@@ -23,7 +23,8 @@ ATOMS_PER_PLANE = 2
 
 
 def layered_start(spec: StartSpec, composition: object, rng: np.random.Generator,
-                  element_volumes: Mapping[int | str, float] | None = None, tries: int = 1000) -> Atoms:
+                  element_volumes: Mapping[int | str, float] | None = None, tries: int = 1000,
+                  planes: int | None = None) -> Atoms:
     """A start of ``spec.volume_per_atom`` with the atoms on planes (the module docstring).
 
     Same signature as :func:`ase_rm.rss.random_start` (a ``start_maker`` for
@@ -33,8 +34,8 @@ def layered_start(spec: StartSpec, composition: object, rng: np.random.Generator
     n = len(numbers)
     if spec.volume_per_atom is None:
         raise StartError("a layered start needs a volume per atom")
-    planes = max(1, n // ATOMS_PER_PLANE)
-    z = (np.arange(n) // ATOMS_PER_PLANE % planes + 0.5) / planes
+    planes = planes or max(1, n // ATOMS_PER_PLANE)
+    z = (np.arange(n) * planes // n + 0.5) / planes
     for _ in range(tries):
         cell = random_cell(spec.volume_per_atom * n, rng, shear=spec.shear)
         frac = np.column_stack([rng.random((n, 2)), z])
