@@ -133,20 +133,3 @@ def test_full_demo_finds_every_family(full_demo: DemoResult) -> None:
     c = full_demo.checks
     assert c["found_stacking_faulted"] and c["found_graphite"] and c["passed"], c["counts"]
 
-
-def test_layered_start_puts_pairs_on_planes_at_the_volume() -> None:
-    from dataclasses import replace
-
-    from ase.neighborlist import neighbor_list
-
-    from ase_rm.demo.starts import layered_start
-    from ase_rm.rss import PROTOCOLS, parse_formula
-
-    spec = replace(PROTOCOLS["diamond"].start, volume_per_atom=4.4, volume_range=None)
-    atoms = layered_start(spec, parse_formula("C8"), np.random.default_rng(3))
-    assert atoms.get_volume() / 8 == pytest.approx(4.4)
-    z = np.sort(atoms.get_scaled_positions(wrap=False)[:, 2])
-    assert z == pytest.approx([0.125, 0.125, 0.375, 0.375, 0.625, 0.625, 0.875, 0.875])
-    assert len(neighbor_list("i", atoms, spec.min_distance)) == 0
-    again = layered_start(spec, parse_formula("C8"), np.random.default_rng(3))
-    assert np.array_equal(again.positions, atoms.positions)
