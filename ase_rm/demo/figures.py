@@ -75,7 +75,7 @@ def structures_picture(structures: list[Atoms], path: Path) -> list[str]:
     from ase.visualize.plot import plot_atoms
 
     chosen = representatives(structures)
-    fig = _figure((3.0 * max(len(chosen), 1), 3.4))
+    fig = _figure((max(3.0 * len(chosen), 6.0), 3.4))
     if not chosen:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no diamond or graphite found", ha="center", va="center")
@@ -87,6 +87,9 @@ def structures_picture(structures: list[Atoms], path: Path) -> list[str]:
         ax.set_title(f"{cls}\n{len(atoms)} atoms, {atoms.info['volume_per_atom']:.2f} Å$^3$/atom,\n"
                      f"E~ {atoms.info['energy_per_atom']:.3f} eV/atom", fontsize=8)
         ax.set_axis_off()
-    fig.tight_layout()
+    missing = [cls for cls in CLASSES[:-1] if cls not in chosen]
+    if missing:
+        fig.text(0.5, 0.01, "not found: " + ", ".join(missing), ha="center", va="bottom", fontsize=7)
+    fig.tight_layout(rect=(0, 0.05 if missing else 0, 1, 1))
     fig.savefig(path)
     return list(chosen)
