@@ -20,9 +20,11 @@ from ase.build import bulk
 
 from .. import keys
 from ..config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, Config
+from ..errors import ConfigError
 from ..rss import PROTOCOLS, Attempt, parse_formula, search
 from ..rss.output import append_frames
-from .carbon import CLASSES, classify
+from .carbon import CLASSES, describe
+from .figures import plot, structures_picture
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,11 @@ class DemoConfig(Config):
             training cell: the published augmented set, drawn fresh) or "paired" (one
             random strain per noise level: 11x cheaper epochs).
         warmup_epochs: learning-rate warm-up.
-        sizes: numbers of C atoms searched.
+        sizes: numbers of C atoms searched (the published 2-12; 16-atom cells hold 8-layer
+            stacking-faulted polytypes that smaller cells cannot).
         volumes: volumes per atom searched, Å^3.
-        attempts: random starts per (size, volume).
+        attempts: random starts per (size, volume): one number for every size, or one
+            per size.
         max_steps: FIRE steps per relaxation. The published protocol's 500 (at maxstep
             0.01 Å) leaves most 8- and 12-atom searches unconverged; 2000 converges them.
         seed: seeds training, starts and kicks.
@@ -61,9 +65,22 @@ class DemoConfig(Config):
     warmup_epochs: int = 1
     sizes: tuple[int, ...] = (2, 4, 6, 8, 12)
     volumes: tuple[float, ...] = tuple(np.round(np.linspace(3.8, 5.6, 10), 3))
-    attempts: int = 4
+    attempts: int | tuple[int, ...] = 4
     max_steps: int = 2000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        counts = (self.attempts,) if isinstance(self.attempts, int) else self.attempts
+        if not isinstance(self.attempts, int) and len(self.attempts) != len(self.sizes):
+            raise ConfigError(f"attempts: one number or one per size ({len(self.sizes)}), not {self.attempts}")
+        if any(n < 1 for n in counts) or any(n < 1 for n in self.sizes) or not self.volumes:
+            raise ConfigError("sizes and attempts must be positive and volumes not empty")
+
+    def attempts_per_size(self) -> dict[int, int]:
+        """Random starts per volume for each size."""
+        if isinstance(self.attempts, int):
+            return dict.fromkeys(self.sizes, self.attempts)
+        return dict(zip(self.sizes, self.attempts, strict=True))
 
     @property
     def lattice_constant(self) -> float:
@@ -109,11 +126,11 @@ def demo_attempts(cfg: DemoConfig) -> list[Attempt]:
     """One attempt per (size, volume, repeat), each at its own constant volume."""
     start = PROTOCOLS["diamond"].start
     out, k = [], 0
-    for n in cfg.sizes:
+    for n, repeats in cfg.attempts_per_size().items():
         comp = parse_formula(f"C{n}")
         for v in cfg.volumes:
             spec = replace(start, volume_per_atom=float(v), volume_range=None)
-            for _ in range(cfg.attempts):
+            for _ in range(repeats):
                 out.append(Attempt(k, comp, spec))
                 k += 1
     return out
@@ -123,7 +140,10 @@ def classify_all(structures: list[Atoms]) -> None:
     for atoms in structures:
         atoms.info["volume_per_atom"] = atoms.get_volume() / len(atoms)
         atoms.info["energy_per_atom"] = atoms.info[keys.RM_ENERGY] / len(atoms)
-        atoms.info["class"] = classify(atoms)
+        cls, hexagonal = describe(atoms)
+        atoms.info["class"] = cls
+        if hexagonal is not None:
+            atoms.info["hexagonal_fraction"] = hexagonal
 
 
 def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float = 0.15) -> dict[str, Any]:
@@ -152,6 +172,7 @@ def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float 
         "converged": sum(bool(a.info[keys.RM_CONVERGED]) for a in structures),
         "unconverged": sum(not a.info[keys.RM_CONVERGED] for a in structures),
         "found_hexagonal": counts["hexagonal diamond"] > 0,
+        "found_stacking_faulted": counts["stacking-faulted diamond"] > 0,
         "found_graphite": counts["graphite"] > 0,
     }
     if cubic:
@@ -162,8 +183,8 @@ def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float 
         out["cubic_minimum_ok"] = abs(out["cubic_minimum_volume"] - target) <= tol
     else:
         out["cubic_minimum_volume"], out["cubic_minimum_fit"], out["cubic_minimum_ok"] = None, None, False
-    out["passed"] = bool(out["cubic_lowest_at_every_volume"] and out["cubic_minimum_ok"]
-                         and out["found_hexagonal"] and out["found_graphite"])
+    out["passed"] = bool(out["cubic_lowest_at_every_volume"] and out["cubic_minimum_ok"] and out["found_hexagonal"]
+                         and out["found_stacking_faulted"] and out["found_graphite"])
     return out
 
 
@@ -187,32 +208,6 @@ def write_table(structures: list[Atoms], path: Path) -> None:
                              bool(a.info[keys.RM_CONVERGED]), a.info[keys.RM_STEPS]])
 
 
-COLOURS = {"cubic diamond": "tab:blue", "hexagonal diamond": "tab:orange", "stacking-faulted diamond": "tab:green",
-           "graphite": "tab:red", "other": "0.6"}
-
-
-def plot(structures: list[Atoms], path: Path, training_volume: float) -> None:
-    """E~/atom against volume/atom, coloured by class (paper Fig. 5)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.8), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for cls in reversed(CLASSES):
-        pts = [(a.info["volume_per_atom"], a.info["energy_per_atom"]) for a in structures if a.info["class"] == cls]
-        if pts:
-            x, y = np.array(pts).T
-            ax.scatter(x, y, s=18, c=COLOURS[cls], label=f"{cls} ({len(pts)})", alpha=0.8, edgecolors="none")
-    ax.axvline(training_volume, color="k", lw=0.8, ls="--", label="training cell")
-    ax.set_xlabel("volume per atom (Å$^3$)")
-    ax.set_ylabel("E~ per atom (eV)")
-    ax.set_title("RM one-shot diamond: relaxed structures")
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | None = None,
              checkpoint: str | None = None) -> DemoResult:
     """Train (unless ``checkpoint`` is given), search, classify, write everything to ``out``."""
@@ -228,7 +223,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     t1 = time.perf_counter()
     protocol = PROTOCOLS["diamond"]
     protocol = replace(protocol, stages=tuple(replace(s, max_steps=cfg.max_steps) for s in protocol.stages))
-    structures = search(potential, demo_attempts(cfg), protocol, seed=cfg.seed,
+    structures = search(potential, demo_attempts(cfg), protocol, seed=cfg.seed, out=out / "structures.extxyz",
                         progress=bool(progress) if progress is not None else False)
     seconds["search"] = time.perf_counter() - t1
     classify_all(structures)
@@ -237,5 +232,6 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     append_frames(out / "structures.extxyz", structures)
     write_table(structures, out / "summary.csv")
     plot(structures, out / "energy_vs_volume.png", target)
+    structures_picture(structures, out / "structures.png")
     seconds["total"] = time.perf_counter() - t0
     return DemoResult(out, ckpt, structures, checks(structures, target), seconds)

@@ -1,0 +1,58 @@
+"""``ase-rm demo``: the quick mode's message, verdict, exit code and outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from ase.io import read
+
+from ase_rm.cli.main import main
+
+
+def test_quick_demo_says_what_it_is_and_writes_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    rc = main(["--threads", "1", "demo", "--quick", "--out", str(out), "--no-progress",
+               "--epochs", "1", "--sizes", "2,4", "--volumes", "4.2:4.6:2", "--attempts", "1"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "quick mode: a small smoke run" in text and "not expected to pass the Fig. 5 checks" in text
+    assert "the full run (`ase-rm demo`) checks:" in text and "stacking-faulted diamond" in text
+    assert "quick smoke run: ok" in text
+    assert "all Fig. 5 checks passed" not in text  # the full run's verdict is not printed in quick mode
+    for name in ("structures.png", "energy_vs_volume.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    frames = read(out / "structures.extxyz", ":")
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(frames) == len(rows) == 4
+    assert {int(r["n_atoms"]) for r in rows} == {2, 4}
+    assert all(r["class"] in {"cubic diamond", "hexagonal diamond", "stacking-faulted diamond", "graphite", "other"}
+               for r in rows)
+    checks = json.loads((out / "checks.json").read_text())
+    assert sum(checks["counts"].values()) == checks["converged"]
+
+
+def test_full_demo_exits_1_when_a_check_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two 2-atom attempts at one volume cannot find graphite or stacking faults: the verdict is NO, rc 1."""
+    rc = main(["--threads", "1", "demo", "--out", str(tmp_path), "--no-progress", "--checkpoint", "diamond",
+               "--sizes", "2", "--volumes", "4.4:4.4:1", "--attempts", "2"])
+    text = capsys.readouterr().out
+    assert rc == 1
+    assert "all Fig. 5 checks passed: NO" in text and "quick" not in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--sizes", "2,x"], "--sizes must be comma-separated integers"),
+     (["--attempts", "0"], "sizes and attempts must be positive"),
+     (["--volumes", "4.0"], "--volumes must be LOW:HIGH[:N]")],
+)
+def test_demo_arguments_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                         message: str) -> None:
+    rc = main(["demo", "--out", str(tmp_path / "d"), "--checkpoint", "diamond", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()  # refused before any work
