@@ -1,4 +1,4 @@
-"""Random structure search: compositions, random starts, protocols, the search and selection (docs/method.md section 4)."""
+"""Random structure search: compositions, starts, protocols, the search and selection (docs/method.md section 4)."""
 
 from __future__ import annotations
 
