@@ -139,7 +139,7 @@ class GenerationSignal:
         self.references = choose_compositions(valid_structures, spec)
         periodic = all(a.pbc.all() for refs in self.references.values() for a in refs)
         self.protocol = get_protocol("crystal" if periodic else "molecule")
-        self.element_volumes: dict[int | str, float] = {**(element_volumes or {})}
+        self.element_volumes: dict[int | str, float] = {k: v for k, v in (element_volumes or {}).items()}
 
     def __call__(self, model: Any) -> dict[str, float]:
         """Score an energy network (a Denoiser): ``{"gen_score": ..., "gen_<key>": ..., "gen_seconds": ...}``."""
