@@ -15,7 +15,7 @@ A scorer is any callable ``scorer(frames, references) -> {"score": float, ...}``
 that composition. The core ships one that needs nothing beyond ASE
 (``"converged"``: the converged fraction, a crude signal); plugins register
 better ones in the ``ase_rm.signals`` entry-point group (e.g. ``molecules``:
-PoseBusters all-pass, from ``ase_rm_molecules``). A scorer can also be named
+PoseBusters all-pass, from the molecules plugin). A scorer can also be named
 ``"module:function"``.
 """
 
