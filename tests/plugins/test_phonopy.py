@@ -37,7 +37,7 @@ LATTICE = 3.279
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "ase_rm_phonopy"
 CORE = Path(__file__).resolve().parents[2] / "ase_rm"
 PUBLIC = {"ase_rm", "ase_rm.calculator", "ase_rm.checkpoint", "ase_rm.relax", "ase_rm.rss", "ase_rm.data",
-          "ase_rm.keys", "ase_rm.config", "ase_rm.cli.args", "ase_rm.outputs"}  # cli.args: the argument types every CLI shares
+          "ase_rm.keys", "ase_rm.config", "ase_rm.cli.args", "ase_rm.outputs"}
 
 
 @pytest.fixture(scope="session")
