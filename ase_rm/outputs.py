@@ -21,6 +21,9 @@ from pathlib import Path
 
 from .errors import ConfigError, OutputExistsError, OutputLocationError
 
+__all__ = ["OVERWRITE_FLAG", "RESUME_FLAG", "atomic_path", "check_folder", "claim_folder", "claim_output", "discard",
+           "has_content", "write_frames", "write_text"]
+
 RESUME_FLAG = "--resume"
 OVERWRITE_FLAG = "--overwrite"
 

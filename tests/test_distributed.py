@@ -121,10 +121,10 @@ def test_best_of_over_two_workers_equals_selecting_from_a_plain_run(tiny_checkpo
     (tmp_path / "f64.toml").write_text(FLOAT64_MOLECULE)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RM_DIST_BACKEND": "gloo"}
     stale = molecule("CH4")
-    stale.info["rm_attempt"] = 100  # an earlier run's merged file: removed, not merged into
+    stale.info["rm_attempt"] = 100  # an earlier run's merged file: with --overwrite removed, not merged into
     ase.io.write(tmp_path / "best.restarts.extxyz", stale, format="extxyz")
     best = subprocess.run([sys.executable, "-m", "ase_rm.cli.main", *gen, "--attempts", "2", "--best-of", "2",
-                           "--workers", "2", "--out", "best.extxyz"],
+                           "--workers", "2", "--out", "best.extxyz", "--overwrite"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert best.returncode == 0, best.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("best*")) == ["best.extxyz", "best.restarts.extxyz"]

@@ -379,8 +379,9 @@ def test_generate_best_of_k_is_select_best_of_k_of_k_times_the_attempts(
     assert [a.info[keys.RM_RELAXATION] for a in again] == [a.info[keys.RM_RELAXATION] for a in best]
     assert sorted(read_done(restarts_path(out), keys.RM_ATTEMPT)) == list(range(12))
     capsys.readouterr()
-    assert main([*gen, "--best-of", "0", "--out", str(out)]) == 2
-    assert "--best-of must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main([*gen, "--best-of", "0", "--out", str(out)])
+    assert exc.value.code == 2 and "must be a positive integer, not 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("flag", "hint"), [

@@ -7,6 +7,8 @@ import argparse
 import math
 from collections.abc import Callable
 
+__all__ = ["box_lengths", "finite_float", "non_negative_float", "non_negative_int", "positive_float", "positive_int"]
+
 
 def _number(kind: type, text: str) -> float:
     try:

@@ -255,9 +255,10 @@ def test_csp_cli(salt_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split()[:3] == ["composition", "n_attempts", "n_converged"]
     assert re.fullmatch(r"matched: [0-2]/2 \(any of 2\); top-1: [0-2]/2; top-2: [0-2]/2; "
-                        r"top-1/2 distinct: [0-2]/[0-2] of 2", lines[-2])
+                        r"top-1/2 distinct: [0-2]/[0-2] of 2", lines[-3])
     assert re.fullmatch(r"ground truth a minimum of E~ \(still matched after relaxation\): [0-2]/2; "
-                        r"lowest in E~ of all attempts: [0-2]/2", lines[-1])
+                        r"lowest in E~ of all attempts: [0-2]/2", lines[-2])
+    assert lines[-1].startswith("ranked candidates written to")
     assert (out / "csp.csv").exists() and (out / "csp.md").exists()
 
     assert main(["csp", str(salt_checkpoint), "--compositions", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2
