@@ -11,9 +11,8 @@ if TYPE_CHECKING:
 
 EXAMPLES = """examples:
   ase-rm demo --checkpoint diamond --out demo_out
-  ase-rm demo --checkpoint diamond --sizes 4,8,16 --out sizes
   ase-rm demo --quick --volume-per-atom 4.5 --epochs 50 --seed 1 --no-progress --out quick
-  ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --attempts 16 --max-steps 2000 --out big
+  ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --sizes 4,8,16 --attempts 16 --max-steps 2000 --out big
 """
 
 

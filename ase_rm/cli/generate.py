@@ -26,7 +26,7 @@ from .args import box_lengths, non_negative_int, positive_int
 from .removed import removed
 
 EXAMPLES = """examples:
-  ase-rm generate qm7b -c C5H9NO --n 64 --seed 1 --out gen.extxyz
+  ase-rm generate qm7b -c C5H9NO --n 64 --seed 1 --box 12,6,6 --out gen.extxyz --overwrite
   ase-rm generate qm7b -c C5NO --enumerate-h --n 32 --best-of 8 --workers 2 --protocol fast.toml \\
       --out best.extxyz --resume --no-progress
   ase-rm generate mp20 -c KZnF3 --formula-units 2 --protocol crystal --volume-per-atom 14:20 \\

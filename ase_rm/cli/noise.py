@@ -10,7 +10,7 @@ from .args import non_negative_int
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("noise", help="noise equilibrium structures and write the frames (extxyz)",
-                       epilog="examples:\n  ase-rm noise mine.extxyz noised.extxyz\n"
+                       epilog="examples:\n  ase-rm noise mine.extxyz noised.extxyz --overwrite\n"
                               "  ase-rm noise cells.extxyz noised.extxyz --recipe crystal --seed 1 --epoch 3\n",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="structures: extxyz/any ase.io format, .db, CIF folder or MP-20 CSV")

@@ -9,7 +9,7 @@ from .args import finite_float, non_negative_int, positive_float, positive_int
 EXAMPLES = """examples:
   ase-rm relax qm7b mine.extxyz relaxed.extxyz --fmax 0.005 --steps 2000
   ase-rm relax mp20 cells.extxyz relaxed.extxyz --cell --pressure 0.001 --max-atoms 2048 --device cuda --no-progress
-  ase-rm relax mp20 cells.extxyz relaxed.extxyz --cell constant_volume
+  ase-rm relax mp20 cells.extxyz relaxed.extxyz --cell constant_volume --overwrite
 """
 
 

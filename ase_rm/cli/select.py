@@ -12,7 +12,7 @@ import argparse
 from .args import positive_int
 
 EXAMPLES = """examples:
-  ase-rm select gen.extxyz low.extxyz --lowest 4
+  ase-rm select gen.extxyz low.extxyz --lowest 4 --overwrite
   ase-rm select gen.extxyz first.extxyz --first 32 --group-by rm_formula
   ase-rm select gen.restarts.extxyz best.extxyz --best-of 8 --rank-by valence
 """

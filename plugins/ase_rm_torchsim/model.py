@@ -21,7 +21,8 @@ import torch
 from torch_sim.models.interface import ModelInterface
 from torch_sim.state import SimState
 
-from ase_rm import Frame, Potential, build_graph, load_potential
+from ase_rm import Potential, load_potential
+from ase_rm.graph import Frame, build_graph
 
 
 def _field(state: SimState | dict[str, Any], name: str) -> Any:
