@@ -14,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train an RM model. Example config (TOML):\n  data = 'structures.extxyz'\n"
         "  preset = 'qm7b'\n  out = 'runs/qm7b'\n  [train]\n  epochs = 100\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  ase-rm train run.toml --overwrite --time-limit 3600\n  ase-rm train run.toml --resume --device cuda --no-progress\n"
+        epilog="examples:\n  ase-rm train run.toml --overwrite --time-limit 3600\n"
+               "  ase-rm train run.toml --resume --device cuda --no-progress\n"
                "  ase-rm train tuned.toml --init qm7b   # fine-tune the shipped QM7b model\n",
     )
     p.add_argument("config", help="run file (.toml or .yaml)")
