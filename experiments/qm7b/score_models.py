@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from paper_table import COMPOSITIONS as FIG2  # the ten Fig. 2 compositions (heavy atoms)
+
 from ase_rm import load_potential, read_structures
 from ase_rm.config import TRAIN_PRESETS
 from ase_rm.train.run import split_by_structure
 from ase_rm.train.signal import GenerationSignal, SignalSpec
-
-FIG2_HEAVY = ("C5NO", "C4N2O", "C6O", "C5O2Cl", "C6NO", "C6OS", "C7Cl", "C7OCl", "C7NO", "C6NOCl")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     cfg = TRAIN_PRESETS["qm7b"]
     _, valid = split_by_structure(read_structures(args.data), cfg.valid_fraction, cfg.seed)
-    spec = SignalSpec(args.signal, args.compositions, args.attempts, FIG2_HEAVY)
+    spec = SignalSpec(args.signal, args.compositions, args.attempts, FIG2)
     signal = GenerationSignal(spec, valid)
     print(f"compositions: {', '.join(signal.references)}")
     for model in args.models:
