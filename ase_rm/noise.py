@@ -91,10 +91,12 @@ def noise_frame(
     strain_scale: float,
     rng: np.random.Generator,
     source: int = 0,
+    base_energy: float | None = None,
 ) -> NoisyFrame:
     """Noise one equilibrium structure at noise level ``level`` (and strain ``strain_scale``).
 
-    The input is not modified.
+    ``base_energy``: the repulsion energy of ``frame`` itself (molecules; computed
+    when None), which the energy label is measured from. The input is not modified.
     """
     n = len(frame)
     positions, cell, stress = frame.positions.copy(), frame.cell.copy(), None
@@ -114,7 +116,8 @@ def noise_frame(
     forces = -cfg.k * disp + f_rep
     energy = float("nan")
     if not crystal:
-        energy = 0.5 * cfg.k * float(np.sum(disp * disp)) + e_rep - repulsion(frame, cfg)[0]
+        base = repulsion(frame, cfg)[0] if base_energy is None else base_energy
+        energy = 0.5 * cfg.k * float(np.sum(disp * disp)) + e_rep - base
     if cfg.label_noise and not crystal:
         forces = forces + cfg.label_noise * np.sqrt(level) * (rng.random((n, 3)) - 0.5)
     return NoisyFrame(noisy, forces, stress, disp, float(level), float(strain_scale), source, energy)
@@ -125,11 +128,14 @@ class NoiseSchedule:
 
     Frame k of structure m in epoch e is drawn from the Generator seeded with
     (seed, e, m, k): reproducible, independent of batch order and of workers.
+    Structure m must always be the same frame (its repulsion energy, the
+    molecule energy label's zero, is computed once and kept).
     """
 
     def __init__(self, cfg: NoiseConfig, seed: int) -> None:
         self.cfg = cfg
         self.seed = int(seed)
+        self._base_energy: dict[int, float] = {}
 
     @property
     def frames_per_structure(self) -> int:
@@ -149,4 +155,9 @@ class NoiseSchedule:
             strain = cfg.strain_scales[k // n_levels]
         else:
             strain = cfg.strain_scales[int(rng.integers(len(cfg.strain_scales)))]
-        return noise_frame(frame, cfg, level, strain, rng, source=structure)
+        base = None
+        if cfg.kind != "crystal":
+            base = self._base_energy.get(structure)
+            if base is None:
+                base = self._base_energy[structure] = repulsion(frame, cfg)[0]
+        return noise_frame(frame, cfg, level, strain, rng, source=structure, base_energy=base)
