@@ -131,12 +131,16 @@ class GenerationSignal:
 
     def __init__(self, spec: SignalSpec, valid_structures: Sequence[Atoms],
                  element_volumes: Mapping[int, float] | None = None) -> None:
-        from ..rss import get_protocol
+        from ..rss import format_formula, get_protocol, parse_formula
 
         if spec.compositions < 1 or spec.attempts < 1:
             raise ConfigError("the generation signal needs >= 1 composition and >= 1 attempt")
         self.spec, self.scorer = spec, get_scorer(spec.scorer)
         self.references = choose_compositions(valid_structures, spec)
+        self.compositions = [parse_formula(f) for f in self.references]
+        # the references by the label (rm_formula) the search gives each composition
+        self.labelled = {format_formula(c): refs for c, refs in zip(self.compositions, self.references.values(),
+                                                                     strict=True)}
         periodic = all(a.pbc.all() for refs in self.references.values() for a in refs)
         self.protocol = get_protocol("crystal" if periodic else "molecule")
         self.element_volumes: dict[int | str, float] = {k: v for k, v in (element_volumes or {}).items()}
@@ -144,11 +148,10 @@ class GenerationSignal:
     def __call__(self, model: Any) -> dict[str, float]:
         """Score an energy network (a Denoiser): ``{"gen_score": ..., "gen_<key>": ..., "gen_seconds": ...}``."""
         from ..potential import Potential
-        from ..rss import attempts_for, parse_formula, search
+        from ..rss import attempts_for, search
 
         start = time.perf_counter()
-        compositions = [parse_formula(f) for f in self.references]
-        attempts = attempts_for(compositions, self.protocol, self.spec.attempts)
+        attempts = attempts_for(self.compositions, self.protocol, self.spec.attempts)
         was_training = model.training
         model.eval()
         try:
@@ -156,17 +159,10 @@ class GenerationSignal:
                             element_volumes=self.element_volumes or None)
         finally:
             model.train(was_training)
-        labelled = {_label(f): refs for f, refs in self.references.items()}
-        scores = self.scorer(frames, labelled)
+        scores = self.scorer(frames, self.labelled)
         if "score" not in scores:
             raise ConfigError(f"generation signal {self.spec.scorer!r} returned no 'score'")
         out = {f"gen_{k}": float(v) for k, v in scores.items()}
         out["gen_seconds"] = time.perf_counter() - start
         return out
 
-
-def _label(formula: str) -> str:
-    """The ``rm_formula`` label the search gives a composition."""
-    from ..rss import format_formula, parse_formula
-
-    return format_formula(parse_formula(formula))
