@@ -18,6 +18,7 @@ import torch
 from ase.neighborlist import neighbor_list
 
 from ase_rm import RMCalculator, keys
+from ase_rm.errors import ConfigError
 from ase_rm.checkpoint import load_potential
 from ase_rm.cli.main import main
 from ase_rm.rss import PROTOCOLS, Stage, attempts_for, expand_compositions, search
@@ -305,7 +306,7 @@ def test_search_shards_attempts_and_part_files_merge(tiny_checkpoint: Path, tmp_
     assert [a.info[keys.RM_ATTEMPT] for a in merged] == [0, 1, 2, 3, 4] and not part_path(out, 0, 2).exists()
     for x, y in zip(merged, whole, strict=True):
         assert np.allclose(x.positions, y.positions, atol=1e-8)
-    with pytest.raises(ValueError, match="shard"):
+    with pytest.raises(ConfigError, match="shard"):
         search(potential, att, FAST_MOLECULE, shard=(2, 2))
 
 

@@ -15,7 +15,7 @@ from ase.build import bulk, molecule
 from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 
-from ase_rm import InvalidStructureError, Potential, RMCalculator, UnknownElementError, load_potential
+from ase_rm import ConfigError, InvalidStructureError, Potential, RMCalculator, UnknownElementError, load_potential
 from ase_rm.checkpoint import atomic_save, make_checkpoint
 from ase_rm.graph import Frame, neighbour_list
 from ase_rm.keys import RM_CONVERGED, RM_ENERGY, RM_STEPS
@@ -187,11 +187,11 @@ def test_bad_input_gets_one_clear_error(potential: Potential) -> None:
         relax(potential, molecules()[:1], cell="full")
     with pytest.raises(UnknownElementError, match="Si"):
         relax(potential, [Atoms("CSi", positions=[[0, 0, 0], [0, 0, 1.5]])])
-    with pytest.raises(ValueError, match="cell must be"):
+    with pytest.raises(ConfigError, match="cell must be"):
         RelaxOptions(cell="diagonal")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="pressure needs a variable cell"):
+    with pytest.raises(ConfigError, match="pressure needs a variable cell"):
         relax(potential, molecules()[:1], pressure=0.1)
-    with pytest.raises(ValueError, match="skin"):
+    with pytest.raises(ConfigError, match="skin"):
         RelaxOptions(skin=-0.1)
 
 

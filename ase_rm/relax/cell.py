@@ -20,6 +20,8 @@ from typing import Literal
 
 import torch
 
+from ..errors import ConfigError
+
 CellMode = Literal["full", "constant_volume", "hydrostatic"]
 CELL_MODES: tuple[str, ...] = ("full", "constant_volume", "hydrostatic")
 """Variable-cell modes: all 9 log-strain components, volume kept (traceless
@@ -88,7 +90,7 @@ def generalized_forces(
         Atom rows (n_atoms, 3), eV/Å, and cell rows (n_structures, 3, 3), eV.
     """
     if mode not in CELL_MODES:
-        raise ValueError(f"cell mode must be one of {CELL_MODES}, got {mode!r}")
+        raise ConfigError(f"cell mode must be one of {CELL_MODES}, got {mode!r}")
     eye = torch.eye(3, dtype=cell.dtype, device=cell.device)
     volume = torch.linalg.det(cell).abs()
     p = torch.as_tensor(pressure, dtype=cell.dtype, device=cell.device).reshape(-1, 1, 1)

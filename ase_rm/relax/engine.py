@@ -26,7 +26,7 @@ import torch
 from ase import Atoms
 
 from .. import keys
-from ..errors import InvalidStructureError
+from ..errors import ConfigError, InvalidStructureError
 from ..graph import Graph
 from ..potential import Potential
 from ..structures import check_atoms
@@ -67,13 +67,13 @@ class RelaxOptions:
 
     def __post_init__(self) -> None:
         if self.cell is not None and self.cell not in CELL_MODES:
-            raise ValueError(f"cell must be None or one of {CELL_MODES}, got {self.cell!r}")
+            raise ConfigError(f"cell must be None or one of {CELL_MODES}, got {self.cell!r}")
         if self.fmax <= 0 or self.steps < 0:
-            raise ValueError(f"need fmax > 0 and steps >= 0, got fmax={self.fmax}, steps={self.steps}")
+            raise ConfigError(f"need fmax > 0 and steps >= 0, got fmax={self.fmax}, steps={self.steps}")
         if self.cell is None and self.pressure != 0.0:
-            raise ValueError("pressure needs a variable cell (cell='full', 'constant_volume' or 'hydrostatic')")
+            raise ConfigError("pressure needs a variable cell (cell='full', 'constant_volume' or 'hydrostatic')")
         if not 0.0 <= self.skin < float("inf"):
-            raise ValueError(f"need a finite skin >= 0, got {self.skin}")
+            raise ConfigError(f"need a finite skin >= 0, got {self.skin}")
 
 
 @dataclass
@@ -250,7 +250,7 @@ def relax_init(
     """
     tags = list(range(len(structures))) if tags is None else list(tags)
     if len(tags) != len(structures):
-        raise ValueError(f"got {len(tags)} tags for {len(structures)} structures")
+        raise ConfigError(f"got {len(tags)} tags for {len(structures)} structures")
     for atoms, tag in zip(structures, tags, strict=True):
         if validate:
             _check(atoms, potential, options, f"structure {tag}")
@@ -375,7 +375,7 @@ def iter_relax(
     ``validate=False`` skips the structure checks (done already by the caller).
     """
     if max_atoms_per_batch < 1:
-        raise ValueError(f"max_atoms_per_batch must be >= 1, got {max_atoms_per_batch}")
+        raise ConfigError(f"max_atoms_per_batch must be >= 1, got {max_atoms_per_batch}")
     pending = enumerate(structures)
     waiting: tuple[int, Atoms] | None = next(pending, None)
     pool: RelaxState | None = None

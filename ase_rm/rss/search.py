@@ -239,7 +239,7 @@ def search(
     """
     rank, world = shard
     if not 0 <= rank < world:
-        raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+        raise ConfigError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, not {seed!r}")
     if max_atoms_per_batch < 1:

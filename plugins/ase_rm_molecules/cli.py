@@ -22,6 +22,9 @@ DEFAULT_REFERENCE_LIMIT = 200
 OUTPUT_FILES = ("summary.csv", "molecules.csv", "summary.md", "heatmap.png")
 """What ``evaluate molecules`` writes into --out."""
 
+PROGRESS_FILE = "records.partial.jsonl"
+"""The records made so far, in --out while an evaluation runs: a killed one continues from them."""
+
 PRINTED_COLUMNS = [
     "n_attempts", "converged_pct", "perceived_pct", "sanitization", "all_atoms_connected", "bond_lengths",
     "bond_angles", "internal_steric_clash", "aromatic_ring_flatness", "double_bond_flatness", "internal_energy",
@@ -40,7 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "molecules",
         help="bond perception + PoseBusters 'mol' checks, pass rates per composition, uniqueness, novelty",
         description="Rates are over all attempts: unperceivable frames fail every check, and non-converged "
-        "frames (rm_converged False) count as failures unless --judge-unconverged is given.",
+        "frames (rm_converged False) count as failures unless --judge-unconverged is given. A killed "
+        f"evaluation continues where it stopped when the same command is run again (OUT/{PROGRESS_FILE}).",
         epilog="examples:\n  ase-rm evaluate molecules gen.extxyz --out eval\n"
                "  ase-rm evaluate molecules gen_*.extxyz --qm7b qm7b.extxyz.gz --reference-limit 200 --out eval\n"
                "  ase-rm evaluate molecules gen.extxyz --judge-unconverged --out eval_geometry\n",
@@ -100,12 +104,16 @@ def run(args: argparse.Namespace) -> int:
     if args.reference_limit < -1:
         raise RMError(f"--reference-limit must be -1 (all), 0 (none) or positive, got {args.reference_limit}")
 
-    from ase_rm.outputs import claim_folder
+    from ase_rm.outputs import claim_folder, discard
 
     claim_folder(args.out, OUTPUT_FILES, overwrite=args.overwrite, make_parents=True)
+    partial = args.out / PROGRESS_FILE
+    if args.overwrite:
+        discard(partial)
     frames = _read_inputs(args.inputs)
+    args.out.mkdir(parents=True, exist_ok=True)
     with _progress(len(frames), "molecules") as bar:
-        records = evaluate_frames(frames, progress=bar.update)
+        records = evaluate_frames(frames, progress=bar.update, cache=partial)
     known, ref_records, ref_label = None, None, "QM7b"
     if args.qm7b is not None:
         qm7b = qm7b_reference(args.qm7b)
@@ -114,16 +122,20 @@ def run(args: argparse.Namespace) -> int:
         ref_label = f"QM7b ({len(sample)})"
         if sample:
             with _progress(len(sample), "QM7b") as bar:
-                ref_records = evaluate_frames(sample, group=ref_label, progress=bar.update)
+                ref_records = evaluate_frames(sample, group=ref_label, progress=bar.update, cache=partial)
     table = summarise(records, known, not args.judge_unconverged, ref_records, reference_label=ref_label)
 
+    from ase_rm.outputs import atomic_path, write_text
+
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(table, out / "summary.csv")
-    write_csv(records_table(records), out / "molecules.csv")
-    (out / "summary.md").write_text(format_markdown(table), encoding="utf-8")
+    with atomic_path(out / "molecules.csv") as tmp:
+        write_csv(records_table(records), tmp)
     plot_heatmap(table, out / "heatmap.png")
     picture = draw_representatives(frames, records, out / "molecules.png", unconverged_fail=not args.judge_unconverged)
+    write_text(out / "summary.md", format_markdown(table))
+    with atomic_path(out / "summary.csv") as tmp:  # last: its presence means the evaluation finished
+        write_csv(table, tmp)
+    discard(partial)
     print(format_markdown(table, PRINTED_COLUMNS), end="")
     print("rates in % of all attempts" + ("" if args.judge_unconverged else " (non-converged count as failures)")
           + ("" if known is not None else "; no --qm7b given, so no reference row and no novelty"))

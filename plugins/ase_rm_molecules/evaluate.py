@@ -24,11 +24,17 @@ Counting rules (no silent filtering):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from ase import Atoms
 
@@ -100,7 +106,8 @@ def group_of(atoms: Atoms) -> str:
 
 
 def evaluate_frames(
-    frames: Sequence[Atoms], group: str | None = None, progress: Callable[[int], None] | None = None
+    frames: Sequence[Atoms], group: str | None = None, progress: Callable[[int], None] | None = None,
+    cache: str | os.PathLike[str] | None = None,
 ) -> list[MoleculeRecord]:
     """Perceive and check every frame (frames are not modified).
 
@@ -109,25 +116,61 @@ def evaluate_frames(
         group: label every frame with this group instead of its composition
             (used for a reference data set).
         progress: called with 1 after each frame.
+        cache: a JSON-lines file of records already computed (a killed evaluation's):
+            frames found there (by their species, positions, convergence and group) are
+            not checked again, and each new record is appended as soon as it is made.
 
     Returns:
         One :class:`MoleculeRecord` per frame, in order.
     """
-    buster = make_buster()
+    done = _read_cache(cache) if cache is not None else {}
+    sink = open(cache, "a", encoding="utf-8") if cache is not None else None  # noqa: SIM115 - closed below
+    buster = None
     records = []
-    for i, atoms in enumerate(frames):
-        mol = perceive(atoms)
-        records.append(MoleculeRecord(
-            index=i,
-            group=group if group is not None else group_of(atoms),
-            converged=bool(atoms.info.get(keys.RM_CONVERGED, True)),
-            perceived=mol is not None,
-            neutral=is_neutral(mol),
-            smiles=canonical_smiles(mol),
-            checks=check_molecule(mol, buster),
-        ))
-        if progress is not None:
-            progress(1)
+    try:
+        for i, atoms in enumerate(frames):
+            label = group if group is not None else group_of(atoms)
+            converged = bool(atoms.info.get(keys.RM_CONVERGED, True))
+            key = _frame_key(atoms, label, converged)
+            record = done.get(key)
+            if record is None:
+                buster = buster if buster is not None else make_buster()
+                mol = perceive(atoms)
+                record = MoleculeRecord(index=i, group=label, converged=converged, perceived=mol is not None,
+                                        neutral=is_neutral(mol), smiles=canonical_smiles(mol),
+                                        checks=check_molecule(mol, buster))
+                if sink is not None:
+                    sink.write(json.dumps({"key": key, **dataclasses.asdict(record)}) + "\n")
+                    sink.flush()
+            records.append(dataclasses.replace(record, index=i))
+            if progress is not None:
+                progress(1)
+    finally:
+        if sink is not None:
+            sink.close()
+    return records
+
+
+def _frame_key(atoms: Atoms, group: str, converged: bool) -> str:
+    """What a record depends on: species, positions (to 1e-6 Å), convergence and group."""
+    h = hashlib.sha1(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
+    h.update(np.round(np.asarray(atoms.positions, dtype=np.float64), 6).tobytes())
+    h.update(f"{group}|{converged}".encode())
+    return h.hexdigest()
+
+
+def _read_cache(path: str | os.PathLike[str]) -> dict[str, MoleculeRecord]:
+    """The records of a cache file; a line cut short by a kill is skipped (its frame is checked again)."""
+    records: dict[str, MoleculeRecord] = {}
+    if not Path(path).exists():
+        return records
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            key = row.pop("key")
+            records[key] = MoleculeRecord(**row)
+        except (ValueError, TypeError, KeyError):
+            continue
     return records
 
 

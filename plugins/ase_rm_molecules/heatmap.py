@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ase_rm.outputs import atomic_path
+
 from .checks import PAPER_CHECKS
 from .report import COLUMN_LABELS
 
@@ -69,5 +71,6 @@ def plot_heatmap(
         ax.set_title(title)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
+    with atomic_path(out) as tmp:  # never half a picture
+        fig.savefig(tmp, dpi=dpi, format=out.suffix.lstrip(".") or "png")
     return out

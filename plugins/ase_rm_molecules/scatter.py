@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ase_rm.outputs import atomic_path
+
 from .correlation import format_r, pearson
 from .energies import EnergyTable
 
@@ -35,7 +37,8 @@ def _figure(size: tuple[float, float]) -> Any:
 def _save(fig: Any, path: str | os.PathLike[str], dpi: int) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
+    with atomic_path(out) as tmp:  # never half a picture
+        fig.savefig(tmp, dpi=dpi, format=out.suffix.lstrip(".") or "png")
     return out
 
 

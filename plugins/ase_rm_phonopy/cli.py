@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ase_rm.cli.args import non_negative_float, positive_float
+from ase_rm.cli.args import non_negative_float, positive_float, positive_int
 
 from .phonons import DISPLACEMENT, MIN_LENGTH, TOLERANCE
 
@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("phonons", help="pseudo-phonon stability check of relaxed crystals (phonopy)")
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("structures", help="crystal(s): CIF, extxyz, ... (any format ase_rm reads)")
-    p.add_argument("--supercell", type=int, nargs=3, metavar="N",
+    p.add_argument("--supercell", type=positive_int, nargs=3, metavar="N",
                    help="diagonal supercell (default: from --min-length)")
     p.add_argument("--min-length", type=positive_float, default=MIN_LENGTH, help="smallest supercell width, Å")
     p.add_argument("--displacement", type=positive_float, default=DISPLACEMENT, help="finite displacement, Å")

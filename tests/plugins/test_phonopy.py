@@ -153,3 +153,13 @@ def test_analyse_reports_phonons(diamond_model: Path, tmp_path: Path, capsys: py
     header, stable, saddle = capsys.readouterr().out.splitlines()[:3]
     assert header.split()[-2:] == ["phonon_lowest_thz", "phonon_stable"]
     assert stable.split()[-1] == "yes" and saddle.split()[-1] == "no"
+
+
+@pytest.mark.parametrize("bad", [["--supercell", "0", "1", "1"], ["--supercell", "2", "-1", "2"],
+                                 ["--min-length", "0"], ["--displacement", "-0.01"], ["--tolerance", "-1"]])
+def test_phonons_cli_refuses_bad_numbers_at_parse_time(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["phonons", "m", "in.cif", *bad])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("ase-rm phonons: error: argument") and "Traceback" not in "\n".join(err)
