@@ -18,9 +18,9 @@ import torch
 from ase.neighborlist import neighbor_list
 
 from ase_rm import RMCalculator, keys
-from ase_rm.errors import ConfigError
 from ase_rm.checkpoint import load_potential
 from ase_rm.cli.main import main
+from ase_rm.errors import ConfigError
 from ase_rm.rss import PROTOCOLS, Stage, attempts_for, expand_compositions, search
 from ase_rm.rss.output import append_frames, read_done
 from ase_rm.testing import ase_stages, search_with_ase
