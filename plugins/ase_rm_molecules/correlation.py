@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ase_rm.outputs import atomic_path
+
 from .energies import EnergyTable
 
 ALL_LABEL = "all"
@@ -111,7 +113,7 @@ def write_energies_csv(table: EnergyTable, path: str | os.PathLike[str]) -> Path
     """One row per molecule: index (0-based, in the data file), formula, n_atoms, E~ (eV), reference."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as fh:
+    with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(ENERGY_COLUMNS)
         for k in range(len(table)):

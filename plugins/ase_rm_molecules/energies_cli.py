@@ -74,7 +74,7 @@ def _report(model: str, data: Path, n: int, key: str, unit: str, heldout: str | 
 def run_energies(args: argparse.Namespace) -> int:
     """Compute, write energies.csv, correlation.md and the two plots; print the table."""
     from ase_rm import RMError
-    from ase_rm.outputs import claim_folder
+    from ase_rm.outputs import claim_folder, write_text
 
     from .correlation import correlations, format_correlations, top_compositions, write_energies_csv
     from .energies import evaluate_energies
@@ -98,8 +98,8 @@ def run_energies(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     heldout = split.describe() if split is not None else None
     write_energies_csv(table, out / "energies.csv")
-    (out / "correlation.md").write_text(
-        _report(args.model, args.data, len(table), table.key, table.unit, heldout, markdown), encoding="utf-8")
+    write_text(out / "correlation.md",
+               _report(args.model, args.data, len(table), table.key, table.unit, heldout, markdown))
     plot_energy_scatter(table, out / "scatter.png", title=f"{len(table)} {'held-out ' if split else ''}molecules")
     written = [out / "energies.csv", out / "correlation.md", out / "scatter.png"]
     top = [formula for formula, _ in top_compositions(table.formula, args.top_compositions)]
