@@ -11,14 +11,14 @@ Verbs first::
 and the nouns a user holds: ``RMCalculator`` (ASE), ``Potential``, ``Denoiser``,
 the configs, the errors, ``keys`` (the names in ``atoms.info`` / ``atoms.arrays``).
 Random structure search (protocols, compositions, selection) is :mod:`ase_rm.rss`,
-batched relaxation :mod:`ase_rm.relax`, training :mod:`ase_rm.train`; the
+batched relaxation :mod:`ase_rm.relaxation`, training :mod:`ase_rm.training`; the
 modules ``ase_rm.config``, ``ase_rm.checkpoint``, ``ase_rm.structures``,
 ``ase_rm.graph``, ``ase_rm.data`` and ``ase_rm.errors`` list their public names in
 ``__all__``. Names that were exported here before (``Frame``, ``build_graph``,
 ``shipped_names``, ...) are still importable from ``ase_rm`` and from their modules.
 
-``ase_rm.relax`` and ``ase_rm.train`` as attributes are the functions; import
-their subpackages' other names with ``from ase_rm.relax import ...``.
+``ase_rm.relaxation`` and ``ase_rm.training`` as attributes are the functions; import
+their subpackages' other names with ``from ase_rm.relaxation import ...``.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ from .errors import CheckpointError, ConfigError, InvalidStructureError, RMError
 from .graph import Frame, Graph, build_graph
 from .model import Denoiser, count_parameters
 from .potential import Potential
-from .relax import relax
+from .relaxation import relax
 from .rss import search
 from .structures import as_atoms, check_atoms, read_structures
-from .train import train
+from .training import train
 
 __all__ = [
     # verbs

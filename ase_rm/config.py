@@ -270,7 +270,7 @@ class TrainConfig(Config):
             are. It teaches the depth of the basin, not only its slopes. Each
             batch then also holds its frames' equilibrium structures.
         signal: generation signal scorer ("" off; "converged", "molecules",
-            or "module:function": :mod:`ase_rm.train.signal`). With it, every
+            or "module:function": :mod:`ase_rm.training.signal`). With it, every
             ``signal_every`` epochs the EMA model generates
             ``signal_attempts`` structures for each of ``signal_compositions``
             validation compositions (never those matching ``signal_exclude``

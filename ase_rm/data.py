@@ -47,7 +47,7 @@ class Batch:
             ask the others; None for an unsharded batch.
         placeholder: True when this rank's share of the global batch is empty
             (fewer frames than ranks): the batch repeats one frame of the global
-            batch, and :func:`ase_rm.train.loss.batch_loss` weighs its loss by
+            batch, and :func:`ase_rm.training.loss.batch_loss` weighs its loss by
             0 so that the rank still takes part in the gradient reduction.
         energy: with references, (n_frames,) label energy of each noisy frame
             relative to its equilibrium structure, eV; else None.

@@ -27,6 +27,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ase_rm import MODEL_PRESETS, Denoiser, Potential, RMCalculator
@@ -51,7 +52,7 @@ def model_files(name: str, path: str | None, tmp: str, data: str | None) -> str:
     if data:
         from ase_rm import NOISE_PRESETS, TRAIN_PRESETS, read_structures
         from ase_rm.config import PRESET_NOISE
-        from ase_rm.train import train
+        from ase_rm.training import train
 
         file, n, epochs = QUICK_TRAINING[name]
         structures = read_structures(f"{data}/{file}", index=f":{n}") if name == "qm7b" else \
@@ -151,8 +152,8 @@ def run_case(label: str, ckpt: str, formula: str, protocol_name: str, n_batched:
     print(f"same starts, max |E_batched - E_ase| over the first {n_ase}: {max(same):.2e} eV")
 
 
-def peak_memory(ckpt: str, n: int, steps: int, max_atoms: int) -> None:
-    """Peak resident memory of generating ``n`` molecules (a shortened protocol: the
+def peak_memory(ckpt: str, n: int, steps: int, max_atoms: int) -> float:
+    """Peak resident memory (MiB) of generating ``n`` molecules (a shortened protocol: the
     pool, not the step count, bounds memory)."""
     import resource
 
@@ -165,7 +166,24 @@ def peak_memory(ckpt: str, n: int, steps: int, max_atoms: int) -> None:
                  max_atoms_per_batch=max_atoms)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{len(res)} molecules ({steps} steps per stage, pool of {max_atoms} atoms) in "
-          f"{time.perf_counter() - t0:.0f} s: peak RSS {peak:.0f} MiB (before {before:.0f} MiB)")
+          f"{time.perf_counter() - t0:.0f} s: peak RSS {peak:.0f} MiB (before {before:.0f} MiB)", flush=True)
+    return peak
+
+
+def memory_per_pool_atoms(n: int, caps: list[int], model: str | None) -> None:
+    """Peak RSS of generating ``n`` molecules with each pool size, each in its own process (peak RSS
+    is per process), and the slope: MiB per 1,000 atoms in a batch (least squares over the pools)."""
+    peaks = []
+    for cap in caps:
+        cmd = [sys.executable, __file__, "--memory", str(n), "--batch-atoms", str(cap), "--one-pool"]
+        cmd += ["--model", model] if model else []
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        print(out.strip().splitlines()[-1], flush=True)
+        peaks.append(float(out.split("peak RSS ")[-1].split(" MiB")[0]))
+    if len(caps) > 1:
+        slope, base = np.polyfit(np.array(caps, dtype=float) / 1000, np.array(peaks), 1)
+        print(f"\npeak RSS = {base:.0f} MiB + {slope:.0f} MiB per 1,000 atoms in a batch "
+              f"(pools {', '.join(map(str, caps))}; {n} molecules each)")
 
 
 def main() -> None:
@@ -189,7 +207,9 @@ def main() -> None:
                         "--batch-atoms), compiled (in-process), sharded, sharded-compiled; the ASE rows, the "
                         "ratios' base, are always timed")
     parser.add_argument("--memory", type=int, default=0,
-                        help="instead: peak memory of generating this many molecules (own process)")
+                        help="instead: peak memory of generating this many molecules, one process per "
+                             "--batch-atoms pool size, and the MiB per 1,000 atoms in a batch")
+    parser.add_argument("--one-pool", action="store_true", help=argparse.SUPPRESS)  # a child of --memory
     args = parser.parse_args()
     caps = [int(x) for x in args.batch_atoms.split(",")]
     skip = frozenset(x.strip() for x in args.skip.split(",") if x.strip())
@@ -197,8 +217,11 @@ def main() -> None:
         parser.error(f"--skip takes plain, compiled, sharded and/or sharded-compiled, not {args.skip!r}")
     with tempfile.TemporaryDirectory() as tmp:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        if args.memory and args.one_pool:
+            peak_memory(model_files("qm7b", args.model, tmp, args.data), args.memory, 3, caps[0])
+            return
         if args.memory:
-            peak_memory(model_files("qm7b", args.model, tmp, args.data), args.memory, 3, 4096)
+            memory_per_pool_atoms(args.memory, caps, args.model)
             return
         cases = {c.strip() for c in args.cases.split(",")}
         if not cases <= {"molecules", "crystals", "carbon"}:

@@ -38,7 +38,7 @@ import torch
 from ase import Atoms
 
 from ase_rm import Potential, load_potential
-from ase_rm.relax import relax
+from ase_rm.relaxation import relax
 from ase_rm.rss import PROTOCOLS, random_start
 
 try:
@@ -126,7 +126,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         for engine in ("ours", "torchsim"):
             rate, calls, steps, conv = r[engine]
-            name = "ase_rm.relax" if engine == "ours" else "torch-sim FIRE (RMModel)"
+            name = "ase_rm.relaxation" if engine == "ours" else "torch-sim FIRE (RMModel)"
             ratio = f"**{r['ratio']:.2f}x**" if engine == "ours" else ""
             print(f"| {r['case']} | {name} | {rate:.2f} | {calls:.1f} | {steps:.1f} | {conv}/{r['n']} | {ratio} |")
     print(f"\n| case | structures | same minimum (|dE| < {SAME_MINIMUM:g} eV/atom, both converged) "

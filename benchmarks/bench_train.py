@@ -26,9 +26,9 @@ import torch
 
 from ase_rm import MODEL_PRESETS, NOISE_PRESETS, Denoiser, Potential, read_structures
 from ase_rm.data import NoisyDataset
-from ase_rm.train.distributed import Dist
-from ase_rm.train.ema import EMA
-from ase_rm.train.loss import batch_loss
+from ase_rm.training.distributed import Dist
+from ase_rm.training.ema import EMA
+from ase_rm.training.loss import batch_loss
 
 PUBLISHED_FRAMES_PER_S = 82.8
 PUBLISHED_ATOMS_PER_S = 1269.0

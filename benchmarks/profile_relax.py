@@ -23,17 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_torchsim import CASES, CountingPotential, starts_for  # noqa: E402
 
 from ase_rm import load_potential  # noqa: E402
-from ase_rm.relax import relax  # noqa: E402
+from ase_rm.relaxation import relax  # noqa: E402
 
 PARTS = {
     "model forward (Denoiser)": ("ase_rm/model", "forward"),
     "autograd (forces, stress)": ("torch/autograd/__init__.py", "grad"),
     "neighbour lists (vesin + filtering)": ("vesin", "compute"),
-    "ase_rm skin lists: refresh": ("ase_rm/relax/neighbours.py", "refresh"),
-    "ase_rm skin lists: within (filter to rc)": ("ase_rm/relax/neighbours.py", "within"),
-    "ase_rm FIRE step": ("ase_rm/relax/fire.py", "fire_step"),
-    "ase_rm cell filter (generalized forces)": ("ase_rm/relax/cell.py", "generalized_forces"),
-    "ase_rm bookkeeping: select / put": ("ase_rm/relax/engine.py", "select"),
+    "ase_rm skin lists: refresh": ("ase_rm/relaxation/neighbours.py", "refresh"),
+    "ase_rm skin lists: within (filter to rc)": ("ase_rm/relaxation/neighbours.py", "within"),
+    "ase_rm FIRE step": ("ase_rm/relaxation/fire.py", "fire_step"),
+    "ase_rm cell filter (generalized forces)": ("ase_rm/relaxation/cell.py", "generalized_forces"),
+    "ase_rm bookkeeping: select / put": ("ase_rm/relaxation/engine.py", "select"),
     "torch-sim ase_fire step (incl. model)": ("torch_sim/optimizers.py", "_ase_fire_step"),
     "torch-sim RMModel.forward": ("ase_rm_torchsim/model.py", "forward"),
     "torch-sim RMModel: build_graph (vesin)": ("ase_rm/graph.py", "build_graph"),
@@ -83,7 +83,7 @@ def main() -> None:
     kw = dict(fmax=case.fmax, steps=case.steps, cell=case.cell, maxstep=case.maxstep)
     if args.engine in ("ours", "both"):
         relax(potential, starts[:2], **kw)
-        profile(lambda: relax(potential, starts, **kw), f"ase_rm.relax, {case.label}, {args.n} starts")
+        profile(lambda: relax(potential, starts, **kw), f"ase_rm.relaxation, {case.label}, {args.n} starts")
     if args.engine in ("torchsim", "both"):
         from ase_rm_torchsim import RMModel, torchsim_relax
 

@@ -13,7 +13,7 @@ from ase.build import bulk, molecule
 
 from ase_rm import Potential, TrainConfig
 from ase_rm.graph import Frame, build_graph
-from ase_rm.train.run import train
+from ase_rm.training.run import train
 
 from .conftest import tiny_model
 from .test_train import CARBON, CFG, LOSS_KEYS, NOISE, cell, losses

@@ -274,7 +274,7 @@ def test_a_group_the_package_opens_is_destroyed_at_exit(monkeypatch: pytest.Monk
 
     import torch.distributed as dist
 
-    from ase_rm.train import distributed
+    from ase_rm.training import distributed
 
     real_init = dist.init_process_group
     registered: list[object] = []

@@ -39,7 +39,7 @@ def test_qm7b_ships_and_its_minima_lie_near_real_molecules() -> None:
     from ase.build import molecule
 
     from ase_rm.checkpoint import load_potential
-    from ase_rm.relax import relax
+    from ase_rm.relaxation import relax
 
     assert "qm7b" in shipped_names()
     data = read_checkpoint("qm7b")

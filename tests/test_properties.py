@@ -23,7 +23,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from ase_rm import Potential, RMError
 from ase_rm.checkpoint import CheckpointError, load_potential
 from ase_rm.cli.main import main
-from ase_rm.relax import relax
+from ase_rm.relaxation import relax
 from ase_rm.rss import expand_compositions
 from ase_rm.rss.preflight import check_request
 

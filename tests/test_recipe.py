@@ -19,8 +19,8 @@ from ase_rm.graph import Frame
 from ase_rm.model import Denoiser
 from ase_rm.noise import noise_frame, repulsion
 from ase_rm.testing import run_contracts
-from ase_rm.train.run import train
-from ase_rm.train.signal import SignalSpec, choose_compositions, get_scorer, heavy_atoms
+from ase_rm.training.run import train
+from ase_rm.training.signal import SignalSpec, choose_compositions, get_scorer, heavy_atoms
 
 HCO = ModelConfig(species=(1, 6, 8), cutoff=3.0, n_embedding=1, hidden=(8,))
 MOL_NOISE = NoiseConfig(levels=(0, 2, 8, 32), label_noise=0.0)

@@ -19,7 +19,7 @@ from ase_rm import ConfigError, InvalidStructureError, Potential, RMCalculator, 
 from ase_rm.checkpoint import atomic_save, make_checkpoint
 from ase_rm.graph import Frame, neighbour_list
 from ase_rm.keys import RM_CONVERGED, RM_ENERGY, RM_STEPS
-from ase_rm.relax import (
+from ase_rm.relaxation import (
     FireParams,
     NeighbourLists,
     RelaxOptions,

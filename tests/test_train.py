@@ -19,7 +19,7 @@ from ase.build import bulk, molecule
 from ase_rm import ModelConfig, NoiseConfig, RMCalculator, TrainConfig
 from ase_rm.config import RunConfig
 from ase_rm.errors import ConfigError, RMError
-from ase_rm.train.run import load_run_config, split_by_structure, train
+from ase_rm.training.run import load_run_config, split_by_structure, train
 
 CARBON = ModelConfig(species=(6,), cutoff=3.0, n_embedding=1, hidden=(8,))
 NOISE = NoiseConfig(kind="crystal", levels=(0, 2, 8), displacement_scale=0.05, repulsion_rc=0.75,
@@ -94,7 +94,7 @@ KILL_SCRIPT = """
 import sys
 from ase.build import bulk
 from tests.test_train import CARBON, NOISE, CFG
-from ase_rm.train.run import train
+from ase_rm.training.run import train
 train([bulk("C", "diamond", a=3.57, cubic=True)], sys.argv[1], CARBON, NOISE, CFG.replace(epochs=30),
       progress=False)
 """
@@ -128,7 +128,7 @@ def test_kill_9_then_resume_loses_nothing(tmp_path: Path) -> None:
 def test_resume_mid_epoch_keeps_the_epoch_wall_time_and_sums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run stopped inside an epoch reports that epoch's frames/s over its whole
     wall time (before and after the resume), not just the part after it."""
-    from ase_rm.train import loop
+    from ase_rm.training import loop
 
     cfg = CFG.replace(epochs=2, batch_size=1, checkpoint_every=1, valid_fraction=0.0)
     real, calls = loop.batch_loss, {"n": 0}

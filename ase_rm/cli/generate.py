@@ -183,7 +183,7 @@ def _generate(args: argparse.Namespace) -> int:
     from ..rss.output import merge_parts, restarts_path
     from ..rss.preflight import check_request
     from ..rss.select import best_of_blocks
-    from ..train.distributed import Dist
+    from ..training.distributed import Dist
 
     protocol = _protocol(args)
     if args.box is not None:

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_potential
     from ..outputs import claim_output, write_frames
-    from ..relax import relax
+    from ..relaxation import relax
     from ..structures import read_structures
 
     claim_output(args.output, overwrite=args.overwrite, can_resume=False)

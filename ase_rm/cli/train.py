@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 RUN_FILES = ("state.pt", "best.pt", "metrics.jsonl", "config.json")
-"""What a run writes in its out folder (ase_rm.train.loop)."""
+"""What a run writes in its out folder (ase_rm.training.loop)."""
 
 
 def claim_run_folder(out: str | os.PathLike[str], resume: bool, overwrite: bool) -> None:
@@ -47,7 +47,7 @@ def claim_run_folder(out: str | os.PathLike[str], resume: bool, overwrite: bool)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.run import load_run_config, train_from_config
+    from ..training.run import load_run_config, train_from_config
 
     cfg = load_run_config(args.config)
     if os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 judges (torchrun stops the others if it refuses)

@@ -110,7 +110,7 @@ def training_cell(cfg: DemoConfig) -> Atoms:
 
 
 def train_model(cfg: DemoConfig, out: Path, progress: bool | None) -> Path:
-    from ..train.run import train
+    from ..training.run import train
 
     result = train(
         [training_cell(cfg)], out / "train", MODEL_PRESETS["diamond"],

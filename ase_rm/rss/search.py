@@ -27,7 +27,7 @@ from .. import keys
 from ..errors import ConfigError, InvalidStructureError, UnknownElementError
 from ..outputs import claim_output, discard
 from ..potential import Potential
-from ..relax import FireParams, RelaxOptions, iter_relax
+from ..relaxation import FireParams, RelaxOptions, iter_relax
 from ..structures import check_atoms
 from .composition import Composition, format_formula
 from .output import append_frames, part_path, read_done

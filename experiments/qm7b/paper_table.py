@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from ase_rm.train.signal import heavy_atoms as heavy_key  # C5H9NO and C5O1N1 give the same key
+from ase_rm.training.signal import heavy_atoms as heavy_key  # C5H9NO and C5O1N1 give the same key
 
 COMPOSITIONS = ("C5O1N1", "C4O1N2", "C6O1", "C5O2Cl1", "C6O1N1", "C6O1S1", "C7Cl1", "C7O1Cl1", "C7O1N1",
                 "C6O1N1Cl1")

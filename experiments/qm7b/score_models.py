@@ -17,8 +17,8 @@ from paper_table import COMPOSITIONS as FIG2  # the ten Fig. 2 compositions (hea
 
 from ase_rm import load_potential, read_structures
 from ase_rm.config import TRAIN_PRESETS
-from ase_rm.train.run import split_by_structure
-from ase_rm.train.signal import GenerationSignal, SignalSpec
+from ase_rm.training.run import split_by_structure
+from ase_rm.training.signal import GenerationSignal, SignalSpec
 
 
 def main(argv: list[str] | None = None) -> None:

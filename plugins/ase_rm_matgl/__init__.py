@@ -1,7 +1,7 @@
 """ase-rm plugin: matgl architectures as RM denoisers (uses only ase_rm's public API).
 
 A :class:`MatglConfig` takes the place of :class:`ase_rm.config.ModelConfig`
-wherever a model config goes (``ase_rm.train``, ``ase_rm.train.Trainer``); the
+wherever a model config goes (``ase_rm.training``, ``ase_rm.training.Trainer``); the
 checkpoint it produces records ``architecture = "matgl"`` and loads through
 the ``ase_rm.models`` entry point (``RMCalculator.from_checkpoint``,
 ``ase_rm.load_potential``, the generate/relax/demo paths).

@@ -7,7 +7,7 @@ Per model: train on one 8-atom cubic diamond cell (a = 3.279 Å) with the
 then measure the force/stress RMSE on fresh noisy frames (a seed training
 never used), the cost of a training step and of a relaxation step (one
 Potential call with forces and stress on a batch), and run the demo's search
-(:func:`ase_rm.demo.run.run_demo` with the trained checkpoint). Writes
+(:func:`ase_rm.demo.run_demo` with the trained checkpoint). Writes
 ``OUT/comparison.json`` and prints a markdown table.
 """
 
@@ -26,9 +26,9 @@ import torch
 from ase_rm import load_potential, train
 from ase_rm.config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS
 from ase_rm.data import NoisyDataset
-from ase_rm.demo.run import DemoConfig, run_demo, training_cell  # the demo's public names: its owner exports them
+from ase_rm.demo import DemoConfig, run_demo, training_cell
 from ase_rm.graph import Frame, build_graph
-from ase_rm.train import accumulate, batch_loss, summarise
+from ase_rm.training import accumulate, batch_loss, summarise
 
 from .model import MatglConfig
 

@@ -1,7 +1,7 @@
 """The molecules a model was *not* trained on, from the split its checkpoint implies.
 
 ``ase-rm train`` holds out a fraction of the structures for validation with
-:func:`ase_rm.train.split_by_structure` (seeded by ``TrainConfig.seed``,
+:func:`ase_rm.training.split_by_structure` (seeded by ``TrainConfig.seed``,
 size ``TrainConfig.valid_fraction``), applied to the structures of the run's
 ``data`` file in file order. Every checkpoint stores its training config and
 a summary with the numbers of training and validation structures, so the
@@ -73,7 +73,7 @@ def heldout_split(meta: Mapping[str, Any], frames: Sequence[Atoms]) -> HeldOut:
         RMError: the checkpoint stores no seed/valid_fraction, held nothing
             out, or was trained on a different number of structures.
     """
-    from ase_rm.train import split_by_structure  # the training code, imported only when needed
+    from ase_rm.training import split_by_structure  # the training code, imported only when needed
 
     config = meta.get("train_config") or {}
     summary = meta.get("training_summary") or {}

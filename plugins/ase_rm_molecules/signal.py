@@ -1,7 +1,7 @@
 """The ``molecules`` generation signal: PoseBusters all-pass of molecules generated during training.
 
 Registered in the ``ase_rm.signals`` entry-point group (see
-:mod:`ase_rm.train.signal`): ``[train] signal = "molecules"`` in a run file.
+:mod:`ase_rm.training.signal`): ``[train] signal = "molecules"`` in a run file.
 It scores exactly as ``ase-rm evaluate molecules`` does (every attempt
 counts, a non-converged attempt fails every check).
 """

@@ -3,7 +3,7 @@
 Every function takes pymatgen ``Structure`` s or ASE ``Atoms`` (converted
 with :func:`ase_rm_pymatgen.convert.to_pymatgen`). Energies are read from
 ``rm_energy`` (eV, total E~) in ``atoms.info`` / ``Structure.properties``, as
-``ase-rm generate`` and :func:`ase_rm.relax.relax` write them.
+``ase-rm generate`` and :func:`ase_rm.relaxation.relax` write them.
 """
 
 from __future__ import annotations

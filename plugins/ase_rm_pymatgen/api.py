@@ -20,7 +20,7 @@ from pymatgen.core import Structure
 
 from ase_rm import NOISE_PRESETS, NoiseConfig
 from ase_rm.data import noise_structures as _core_noise
-from ase_rm.relax import relax
+from ase_rm.relaxation import relax
 from ase_rm.rss import Protocol, attempts_for, expand_compositions, get_protocol, search
 
 from .analysis import RM_ENERGY_PER_ATOM, SYMPREC, annotate, find_duplicates
@@ -94,7 +94,7 @@ def relax_structures(
         cell: None (positions only), "full", "constant_volume" or "hydrostatic".
         symprec: space-group tolerance of the annotation, Å.
         device: torch device for a checkpoint.
-        **relax_kwargs: passed to :func:`ase_rm.relax.relax` (pressure, maxstep, ...).
+        **relax_kwargs: passed to :func:`ase_rm.relaxation.relax` (pressure, maxstep, ...).
 
     Returns:
         Relaxed copies in input order with ``rm_energy``, ``rm_converged``,

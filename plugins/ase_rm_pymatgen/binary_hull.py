@@ -28,7 +28,7 @@ from pymatgen.core import Composition, Element, Structure
 
 from ase_rm import RMError
 from ase_rm.keys import RM_CONVERGED, RM_FORMULA
-from ase_rm.relax import relax
+from ase_rm.relaxation import relax
 from ase_rm.rss import Protocol
 
 from .analysis import energy_of, pseudo_phase_diagram, spacegroup

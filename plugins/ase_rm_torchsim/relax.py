@@ -1,7 +1,7 @@
 """Relax ASE structures with torch-sim's batched FIRE on an RMModel.
 
 :func:`torchsim_relax` runs ``torch_sim.optimize`` the way ase_rm's own engine
-(:func:`ase_rm.relax.relax`) runs a pool, with the same criteria: FIRE as ASE
+(:func:`ase_rm.relaxation.relax`) runs a pool, with the same criteria: FIRE as ASE
 has it (``md_flavor="ase_fire"``, the same maxstep), ASE's Frechet cell filter
 for a variable cell (``torch_sim.frechet_cell_fire``, cell factor = atoms per
 structure), convergence when the largest row of the generalized forces is

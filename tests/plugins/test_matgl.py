@@ -27,7 +27,7 @@ from ase_rm.checkpoint import (  # noqa: E402
 )
 from ase_rm.errors import CheckpointError, ConfigError  # noqa: E402
 from ase_rm.testing import check_calculator_matches, default_structures, evaluate, run_contracts  # noqa: E402
-from ase_rm.train.run import train  # noqa: E402
+from ase_rm.training.run import train  # noqa: E402
 
 TINY = {
     "tensornet": MatglConfig(species=(1, 6, 8), net="tensornet", cutoff=3.0, units=8, nblocks=1, num_rbf=8),

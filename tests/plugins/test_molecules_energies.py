@@ -35,7 +35,7 @@ from ase_rm_molecules.heldout import heldout_split
 from ase_rm import ModelConfig, NoiseConfig, RMCalculator, RMError, TrainConfig, load_potential
 from ase_rm.checkpoint import read_checkpoint
 from ase_rm.cli.main import main
-from ase_rm.train import run as train_run
+from ase_rm.training import run as train_run
 
 NAMES = ("CH4", "NH3", "H2O", "C2H6", "CH3OH", "HCOOH", "C2H4", "CH3CHO", "H2CO", "C2H2", "CH3CH2OH", "CH3OCH3",
          "H3CNH2", "HCN", "CH3CN", "C3H8", "CH3COOH", "SH2", "CH3SH", "CH3Cl")

@@ -30,20 +30,20 @@ from ase_rm_phonopy import mode_displacement, phonon_check, supercell_for  # noq
 from ase_rm import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, InvalidStructureError, RMCalculator  # noqa: E402
 from ase_rm.checkpoint import load_potential  # noqa: E402
 from ase_rm.cli.main import main  # noqa: E402
-from ase_rm.relax import relax  # noqa: E402
+from ase_rm.relaxation import relax  # noqa: E402
 
 LATTICE = 3.279
 """Å: the training cell (C-C 1.42 Å, 4.41 Å^3/atom)."""
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "ase_rm_phonopy"
 CORE = Path(__file__).resolve().parents[2] / "ase_rm"
-PUBLIC = {"ase_rm", "ase_rm.calculator", "ase_rm.checkpoint", "ase_rm.relax", "ase_rm.rss", "ase_rm.data",
+PUBLIC = {"ase_rm", "ase_rm.calculator", "ase_rm.checkpoint", "ase_rm.relaxation", "ase_rm.rss", "ase_rm.data",
           "ase_rm.keys", "ase_rm.config", "ase_rm.cli.args", "ase_rm.outputs"}
 
 
 @pytest.fixture(scope="session")
 def diamond_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A quick diamond model (~10 s): its minimum is the 8-atom training cell."""
-    from ase_rm.train.run import train
+    from ase_rm.training.run import train
 
     result = train([training_cell()], tmp_path_factory.mktemp("diamond"), MODEL_PRESETS["diamond"],
                    NOISE_PRESETS["crystal"], TRAIN_PRESETS["diamond"].replace(epochs=30), progress=False,

@@ -40,7 +40,7 @@ from ase_rm.rss import Stage, get_protocol  # noqa: E402
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "ase_rm_pymatgen"
 CORE = Path(__file__).resolve().parents[2] / "ase_rm"
-PUBLIC = {"ase_rm", "ase_rm.calculator", "ase_rm.checkpoint", "ase_rm.relax", "ase_rm.rss", "ase_rm.data",
+PUBLIC = {"ase_rm", "ase_rm.calculator", "ase_rm.checkpoint", "ase_rm.relaxation", "ase_rm.rss", "ase_rm.data",
           "ase_rm.keys", "ase_rm.outputs", "ase_rm.cli.args"}
 
 

@@ -22,7 +22,7 @@ from ase_rm_torchsim import RMModel, generalized_fmax, torchsim_relax  # noqa: E
 from torch_sim.models.interface import validate_model_outputs  # noqa: E402
 
 from ase_rm import RMCalculator, load_potential  # noqa: E402
-from ase_rm.relax import relax  # noqa: E402
+from ase_rm.relaxation import relax  # noqa: E402
 
 F64 = torch.float64
 

@@ -42,7 +42,7 @@ from pymatgen.core import Composition, Structure
 
 from ase_rm import RMError, UnknownElementError
 from ase_rm.keys import RM_ATTEMPT, RM_CONVERGED, RM_ENERGY
-from ase_rm.relax import CellMode, relax
+from ase_rm.relaxation import CellMode, relax
 from ase_rm.rss import Protocol
 
 from ..analysis import energy_of

@@ -2,8 +2,8 @@
 
 Public API::
 
-    from ase_rm.relax import relax, iter_relax, RelaxOptions
-    from ase_rm.relax import relax_init, relax_step, pop_finished, concat_states  # own pool logic
+    from ase_rm.relaxation import relax, iter_relax, RelaxOptions
+    from ase_rm.relaxation import relax_init, relax_step, pop_finished, concat_states  # own pool logic
 
 Options: ``RelaxOptions.skin`` sets the Verlet skin of the neighbour lists
 (:class:`NeighbourLists`; 0.5 Å by default, 0 rebuilds them at every step).
