@@ -17,8 +17,8 @@ modules ``ase_rm.config``, ``ase_rm.checkpoint``, ``ase_rm.structures``,
 ``__all__``. Names that were exported here before (``Frame``, ``build_graph``,
 ``shipped_names``, ...) are still importable from ``ase_rm`` and from their modules.
 
-``ase_rm.relaxation`` and ``ase_rm.training`` as attributes are the functions; import
-their subpackages' other names with ``from ase_rm.relaxation import ...``.
+``ase_rm.relax`` and ``ase_rm.train`` are the functions; their packages are
+``ase_rm.relaxation`` and ``ase_rm.training`` (``from ase_rm.relaxation import ...``).
 """
 
 from __future__ import annotations
