@@ -125,6 +125,8 @@ def evaluate_frames(
     """
     done = _read_cache(cache) if cache is not None else {}
     sink = open(cache, "a", encoding="utf-8") if cache is not None else None  # noqa: SIM115 - closed below
+    if sink is not None and sink.tell() and not Path(cache).read_bytes().endswith(b"\n"):  # type: ignore[arg-type]
+        sink.write("\n")  # a line cut short by a kill: the next record starts a line of its own
     buster = None
     records = []
     try:

@@ -88,3 +88,15 @@ def test_evaluate_molecules_killed_then_resumed(tmp_path: Path, monkeypatch: pyt
     for name in ("summary.csv", "molecules.csv"):
         assert (out / name).read_text() == (ref / name).read_text()
     assert main([*argv, str(out)]) == 2  # finished: a rerun is refused, not silently redone
+
+
+def test_evaluation_cache_after_a_line_cut_short(tmp_path: Path) -> None:
+    pytest.importorskip("posebusters")
+    from ase_rm_molecules.evaluate import _read_cache, evaluate_frames
+
+    frames = noisy_molecules(3)
+    cache = tmp_path / "records.partial.jsonl"
+    evaluate_frames(frames[:1], cache=cache)
+    cache.write_text(cache.read_text() + '{"key": "cut')  # a kill mid-write
+    evaluate_frames(frames, cache=cache)
+    assert len(_read_cache(cache)) == 3  # the two new records are readable, not glued to the cut line
