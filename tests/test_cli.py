@@ -27,6 +27,15 @@ def test_console_script_is_installed() -> None:
     assert "parameters: 16312" in out
 
 
+def test_info_lists_each_shipped_model_with_what_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for name in ("diamond", "mp20", "qm7b", "qm7b-paper"):
+        line = next(x for x in out.splitlines() if x.strip().startswith(f"{name}:"))
+        assert "no description" not in line, line
+    assert "qm7b-paper fine-tuned" in out
+
+
 def test_info_on_a_checkpoint(tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(tiny_checkpoint)]) == 0
     out = capsys.readouterr().out

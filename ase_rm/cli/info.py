@@ -29,11 +29,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"model_config: {json.dumps(cfg.to_dict())}")
         return 0
     if not args.model:
-        print(f"shipped models: {', '.join(shipped_names()) or 'none'}")
+        print("shipped models:" if shipped_names() else "shipped models: none")
+        for name in shipped_names():
+            summary = read_checkpoint(name).get("training_summary") or {}
+            print(f"  {name}: {summary.get('description', '(no description)')}")
         print("presets: " + ", ".join(sorted(MODEL_PRESETS)))
         return 0
     data = read_checkpoint(args.model)
     print(f"checkpoint: {args.model}")
+    if (data.get("training_summary") or {}).get("description"):
+        print(f"description: {data['training_summary']['description']}")
     print(f"format_version: {data['format_version']}  package_version: {data.get('package_version')}")
     print(f"parameters: {count_parameters(model_from_checkpoint(data))}")
     for key in ("species", "cutoff", "model_config", "noise_config", "train_config", "training_summary"):

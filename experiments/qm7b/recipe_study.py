@@ -39,17 +39,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "rep09": {"noise": {"repulsion_rc": 0.9}},
     "lr3": {"train": {"lr": 3e-3}},
     # fine-tuning the shipped qm7b model
-    "ft_base": {"init": "qm7b", "train": {"warmup_epochs": 1}},
-    "ft_energy": {"init": "qm7b", "train": {"energy_weight": 1000.0, "warmup_epochs": 1}},
+    "ft_base": {"init": "qm7b-paper", "train": {"warmup_epochs": 1}},
+    "ft_energy": {"init": "qm7b-paper", "train": {"energy_weight": 1000.0, "warmup_epochs": 1}},
     # fine-tuning with compressed molecules (NoiseConfig.strain_scales for molecules): half the frames
     # scaled by 0.5-0.8 about the centroid, the label restoring the whole displacement
-    "ft_b64": {"init": "qm7b", "train": {"batch_size": 64, "warmup_epochs": 1}},
-    "ft_compress": {"init": "qm7b", "noise": {"strain_scales": [-0.5, -0.35, -0.2, 0.0, 0.0, 0.0]},
+    "ft_b64": {"init": "qm7b-paper", "train": {"batch_size": 64, "warmup_epochs": 1}},
+    "ft_compress": {"init": "qm7b-paper", "noise": {"strain_scales": [-0.5, -0.35, -0.2, 0.0, 0.0, 0.0]},
                     "train": {"batch_size": 64, "warmup_epochs": 1}},
-    "ft_compress_energy": {"init": "qm7b", "noise": {"strain_scales": [-0.5, -0.35, -0.2, 0.0, 0.0, 0.0]},
+    "ft_compress_energy": {"init": "qm7b-paper", "noise": {"strain_scales": [-0.5, -0.35, -0.2, 0.0, 0.0, 0.0]},
                            "train": {"batch_size": 64, "warmup_epochs": 1, "energy_weight": 1000.0}},
     # milder: a third of the frames scaled by 0.85-0.95 (ft_compress broke bond lengths and angles)
-    "ft_compress_mild": {"init": "qm7b", "noise": {"strain_scales": [-0.15, -0.1, -0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
+    "ft_compress_mild": {"init": "qm7b-paper", "noise": {"strain_scales": [-0.15, -0.1, -0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
                          "train": {"batch_size": 64, "warmup_epochs": 1}},
 }
 
