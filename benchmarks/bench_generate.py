@@ -77,7 +77,7 @@ def sharded_rate(ckpt: str, formula: str, protocol_name: str, n: int, shards: in
 
     out = f"{tmp}/sharded_{protocol_name}{'_compiled' if compiled else ''}.extxyz"
     cmd = [sys.executable, "-m", "ase_rm.cli.main", "generate", ckpt, "-c", formula, "--n", str(n),
-           "--protocol", protocol_name, "--seed", "0", "--out", out, "--max-atoms", str(max_atoms),
+           "--protocol", protocol_name, "--seed", "0", "--out", out, "--batch-atoms", str(max_atoms),
            "--no-progress", "--workers", str(shards)]
     if protocol_name == "crystal":
         cmd += ["--volume-per-atom", "12"]

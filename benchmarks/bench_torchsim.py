@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         help="case (b): the first N compositions of diffcsp_15_compositions.csv")
     parser.add_argument("--data", default="../shared/data", help="folder of diffcsp_15_compositions.csv")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    parser.add_argument("--max-atoms", type=int, default=4096, help="batch bound of both engines")
+    parser.add_argument("--batch-atoms", type=int, default=4096, help="batch bound of both engines")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             compositions = [row["composition"] for row in csv.DictReader(f)][: args.compositions]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}; "
           f"crystal compositions: {', '.join(compositions) or '-'}")
-    rows = [run_case(CASES[c], args.n, args.seed, compositions, getattr(torch, args.dtype), args.max_atoms)
+    rows = [run_case(CASES[c], args.n, args.seed, compositions, getattr(torch, args.dtype), args.batch_atoms)
             for c in cases]
     print_table(rows)
     return rows

@@ -33,7 +33,7 @@ BAD = [
     ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--n", "0"],
     ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--n", "-3"],
     ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--seed", "-1"],
-    ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--max-atoms", "0"],
+    ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--batch-atoms", "0"],
     ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--best-of", "0"],
     ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--workers", "0"],
     ["generate", "m", "-c", "CH4", "--out", "o.extxyz", "--formula-units", "0"],
@@ -43,7 +43,7 @@ BAD = [
     ["relax", "m", "in", "out", "--fmax", "-1"],
     ["relax", "m", "in", "out", "--fmax", "0"],
     ["relax", "m", "in", "out", "--steps", "-3"],
-    ["relax", "m", "in", "out", "--max-atoms", "0"],
+    ["relax", "m", "in", "out", "--batch-atoms", "0"],
     ["relax", "m", "in", "out", "--pressure", "nan"],
     ["noise", "in", "out", "--seed", "-1"],
     ["noise", "in", "out", "--epoch", "-1"],
@@ -123,3 +123,24 @@ def main_help(command: str) -> str:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return sub.choices[command].format_help()
+
+
+BATCH_BOUND = [["generate", "m", "-c", "CH4", "--out", "o.extxyz"], ["relax", "m", "in", "out"],
+               ["evaluate", "energies", "m", "d.extxyz"], ["csp", "m", "--compositions", "c.csv"],
+               ["lis", "m", "--known", "k.csv"]]
+
+
+@pytest.mark.parametrize("argv", BATCH_BOUND, ids=lambda a: " ".join(a[:2]))
+def test_the_batch_memory_bound_has_one_name(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command that relaxes or evaluates in batches calls its bound --batch-atoms;
+    the old --max-atoms fails at once with a one-line error that names it."""
+    pytest.importorskip("pymatgen")  # csp and lis are the pymatgen plugin's
+    pytest.importorskip("rdkit")  # evaluate energies is the molecules plugin's
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0 and "--batch-atoms" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--max-atoms", "64"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--max-atoms was removed" in err and "--batch-atoms" in err
+    assert len(err.strip().splitlines()) == 1

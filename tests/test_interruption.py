@@ -54,7 +54,7 @@ def test_generate_killed_then_resumed(tiny_checkpoint: Path, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "slow.toml").write_text(SLOW_MOLECULE)
     out, ref = tmp_path / "gen.extxyz", tmp_path / "ref.extxyz"
-    argv = ["generate", str(tiny_checkpoint), "-c", "CH4", "--n", "16", "--max-atoms", "10", "--seed", "3",
+    argv = ["generate", str(tiny_checkpoint), "-c", "CH4", "--n", "16", "--batch-atoms", "10", "--seed", "3",
             "--protocol", str(tmp_path / "slow.toml"), "--no-progress", "--out"]
     run_then_kill(cli(*argv, str(out)), frames_written(out, 2))
     partial = attempts_in(out)

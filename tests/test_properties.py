@@ -45,8 +45,8 @@ def argv_vectors(draw: st.DrawFn, folder: Path) -> list[str]:
     out = str(folder / "out" / "o.extxyz")
     command = draw(st.sampled_from(["generate", "relax", "noise", "select"]))
     options = {
-        "generate": ["--n", "--seed", "--max-atoms", "--best-of", "--formula-units", "--volume-per-atom", "--box"],
-        "relax": ["--fmax", "--steps", "--pressure", "--max-atoms"],
+        "generate": ["--n", "--seed", "--batch-atoms", "--best-of", "--formula-units", "--volume-per-atom", "--box"],
+        "relax": ["--fmax", "--steps", "--pressure", "--batch-atoms"],
         "noise": ["--seed", "--epoch"],
         "select": ["--lowest"],
     }[command]

@@ -7,7 +7,10 @@ import argparse
 import math
 from collections.abc import Callable
 
-__all__ = ["box_lengths", "finite_float", "non_negative_float", "non_negative_int", "positive_float", "positive_int"]
+from .removed import removed  # re-exported: plugins register their removed spellings with it
+
+__all__ = ["box_lengths", "finite_float", "non_negative_float", "non_negative_int", "positive_float", "positive_int",
+           "removed"]
 
 
 def _number(kind: type, text: str) -> float:

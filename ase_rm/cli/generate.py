@@ -30,7 +30,7 @@ EXAMPLES = """examples:
   ase-rm generate qm7b -c C5NO --enumerate-h --n 32 --best-of 8 --workers 2 --protocol fast.toml \\
       --out best.extxyz --resume --no-progress
   ase-rm generate mp20 -c KZnF3 --formula-units 2 --protocol crystal --volume-per-atom 14:20 \\
-      --max-atoms 2048 --device cuda --out kznf3.extxyz
+      --batch-atoms 2048 --device cuda --out kznf3.extxyz
 
 A protocol file changes a preset: fast.toml with
   extends = "molecule"
@@ -68,7 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="crystal start volume per atom, Å^3: V or LOW:HIGH")
     p.add_argument("--box", type=box_lengths, metavar="L|LX,LY,LZ",
                    help="molecule start box edge lengths, Å (default: the protocol's, 10,5,5 for molecule)")
-    p.add_argument("--max-atoms", type=positive_int, default=4096, help="atoms per relaxation batch (memory bound)")
+    p.add_argument("--batch-atoms", type=positive_int, default=4096, help="atoms per relaxation batch (memory bound)")
+    removed(p, "--max-atoms", "the batch memory bound is --batch-atoms, as in every command")
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="share the attempts over N one-thread processes on this machine (launches torchrun; "
@@ -209,7 +210,7 @@ def _generate(args: argparse.Namespace) -> int:
     results = search(
         potential, attempts_for(compositions, protocol, n * args.best_of), protocol, seed=args.seed,
         element_volumes=meta.get("volume_fit") or None, out=target, resume=args.resume,
-        max_atoms_per_batch=args.max_atoms, progress=not args.no_progress and dist.is_main,
+        max_atoms_per_batch=args.batch_atoms, progress=not args.no_progress and dist.is_main,
         shard=(dist.rank, dist.world), overwrite=args.overwrite,
     )
     if dist.world > 1:

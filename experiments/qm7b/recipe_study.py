@@ -49,7 +49,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ft_compress_energy": {"init": "qm7b-paper", "noise": {"strain_scales": [-0.5, -0.35, -0.2, 0.0, 0.0, 0.0]},
                            "train": {"batch_size": 64, "warmup_epochs": 1, "energy_weight": 1000.0}},
     # milder: a third of the frames scaled by 0.85-0.95 (ft_compress broke bond lengths and angles)
-    "ft_compress_mild": {"init": "qm7b-paper", "noise": {"strain_scales": [-0.15, -0.1, -0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
+    "ft_compress_mild": {"init": "qm7b-paper",
+                         "noise": {"strain_scales": [-0.15, -0.1, -0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
                          "train": {"batch_size": 64, "warmup_epochs": 1}},
 }
 

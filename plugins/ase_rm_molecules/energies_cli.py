@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ase_rm.cli.args import non_negative_int, positive_int
+from ase_rm.cli.args import non_negative_int, positive_int, removed
 
 DEFAULT_TOP = 5
 """Compositions with their own per-atom correlation by default."""
@@ -42,7 +42,8 @@ def add_energies_parser(targets: argparse._SubParsersAction) -> None:
                    help=f"atoms.info key of the reference energy (default {DEFAULT_ENERGY_KEY})")
     e.add_argument("--top-compositions", type=non_negative_int, default=DEFAULT_TOP,
                    help=f"most common compositions with their own per-atom R (default {DEFAULT_TOP}; 0 for none)")
-    e.add_argument("--max-atoms", type=positive_int, default=DEFAULT_MAX_ATOMS, help="atoms per batched evaluation")
+    e.add_argument("--batch-atoms", type=positive_int, default=DEFAULT_MAX_ATOMS, help="atoms per batched evaluation")
+    removed(e, "--max-atoms", "the batch memory bound is --batch-atoms, as in every command")
     e.add_argument("--device", default="cpu")
     e.add_argument("--overwrite", action="store_true", help="replace the tables and plots of an earlier run in --out")
     e.set_defaults(func=run_energies)
@@ -90,7 +91,7 @@ def run_energies(args: argparse.Namespace) -> int:
     frames = read_frames(args.data)
     with _progress(len(frames)) as bar:
         table, split = evaluate_energies(args.model, frames, args.heldout, args.energy_key, args.device,
-                                         max_atoms=args.max_atoms, progress=bar.update)
+                                         max_atoms=args.batch_atoms, progress=bar.update)
     rows = correlations(table, args.top_compositions)
     label = f"{args.energy_key} ({table.unit})" if table.unit else args.energy_key
     markdown = format_correlations(rows, label)

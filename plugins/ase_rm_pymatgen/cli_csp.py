@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ase_rm.cli.args import non_negative_int, positive_int
+from ase_rm.cli.args import non_negative_int, positive_int, removed
 
 from .cli import _require
 from .csp.symmetric import STARTS
@@ -27,8 +27,9 @@ def parse_top(text: str) -> list[int]:
     return ks
 
 
-def add_generation_options(p: argparse.ArgumentParser, n: int) -> None:
-    """Options shared by the csp and lis commands."""
+def add_generation_options(p: argparse.ArgumentParser, n: int,
+                           old_max_atoms: str = "the batch memory bound is --batch-atoms, as in every command") -> None:
+    """Options shared by the csp and lis commands (``old_max_atoms``: the error for the removed --max-atoms)."""
     p.add_argument("--n", type=positive_int, default=n, help=f"attempts per composition (default {n})")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", required=True, help="output folder (generation resumes from DIR/generated.extxyz)")
@@ -36,6 +37,7 @@ def add_generation_options(p: argparse.ArgumentParser, n: int) -> None:
     p.add_argument("--max-steps", type=non_negative_int,
                    help="cap every relaxation stage at this many FIRE steps (quick checks)")
     p.add_argument("--batch-atoms", type=positive_int, default=4096, help="atoms per relaxation batch (memory bound)")
+    removed(p, "--max-atoms", old_max_atoms)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--overwrite", action="store_true",

@@ -25,24 +25,14 @@ def parse_elements(text: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-class _Renamed(argparse.Action):
-    """``--max-atoms``, this command's old name of ``--max-cell-atoms`` (everywhere else
-    ``--max-atoms`` is the batch memory bound): a one-line error naming the new one."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                 option_string: str | None = None) -> None:
-        parser.exit(2, f"{parser.prog}: error: --max-atoms is now --max-cell-atoms (the largest cell generated; "
-                       "the batch memory bound is --batch-atoms)\n")
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lis", help="Li-S (or any A-B) pseudo convex hull on E~ with known structures marked")
     p.add_argument("model", help="checkpoint path or shipped name")
     p.add_argument("--known", required=True,
                    help="CSV of known structures, columns material_id and cif (shared/data/li_s_known_structures.csv)")
-    add_generation_options(p, n=20)
+    add_generation_options(p, n=20, old_max_atoms="the largest cell generated is --max-cell-atoms, "
+                                                 "the batch memory bound --batch-atoms")
     p.add_argument("--max-cell-atoms", type=positive_int, default=12, help="largest cell generated (default 12)")
-    p.add_argument("--max-atoms", action=_Renamed, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--grid-atoms", type=positive_int, default=GRID_ATOMS,
                    help=f"every (nA, nB) with nA + nB <= this is generated (default {GRID_ATOMS}); the known "
                         "structures' cells up to --max-cell-atoms are added")

@@ -190,7 +190,8 @@ def test_lis_cli(li_s_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
 
     base = ["lis", str(li_s_checkpoint), "--known", str(known_csv), "--out", str(out)]
     assert build_parser().parse_args([*base, "--max-cell-atoms", "6"]).max_cell_atoms == 6
-    with pytest.raises(SystemExit) as exc:  # the old spelling: --max-atoms is the batch memory bound elsewhere
+    with pytest.raises(SystemExit) as exc:  # the old spelling: it named the largest cell here
         main([*base, "--max-atoms", "6"])
     err = capsys.readouterr().err
-    assert exc.value.code == 2 and "--max-atoms is now --max-cell-atoms" in err and len(err.strip().splitlines()) == 1
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "--max-atoms was removed; the largest cell generated is --max-cell-atoms" in err
