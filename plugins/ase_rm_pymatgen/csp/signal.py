@@ -16,9 +16,8 @@ from ase import Atoms
 
 from ase_rm.keys import RM_CONVERGED, RM_ENERGY, RM_FORMULA
 
-from ..convert import to_pymatgen
 from ..reference import paper_matcher
-from .benchmark import match_rms
+from .benchmark import _as_crystal, match_rms
 
 
 def csp_signal(frames: Sequence[Atoms], references: Mapping[str, Sequence[Atoms]]) -> dict[str, float]:
@@ -26,7 +25,9 @@ def csp_signal(frames: Sequence[Atoms], references: Mapping[str, Sequence[Atoms]
     of its validation structures), plus the match rate of the lowest-E~ attempt (at 1) and
     the converged fraction. Non-converged attempts never match."""
     matcher = paper_matcher()
-    truths = {label: [to_pymatgen(a) for a in refs] for label, refs in references.items()}
+    truths = {
+        label: [c for c in (_as_crystal(a) for a in refs) if c is not None] for label, refs in references.items()
+    }
     by_label: dict[str, list[Atoms]] = {label: [] for label in truths}
     for atoms in frames:
         by_label.setdefault(str(atoms.info.get(RM_FORMULA)), []).append(atoms)
