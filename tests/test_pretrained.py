@@ -79,6 +79,19 @@ def test_qm7b_is_the_paper_model_fine_tuned() -> None:
     assert any(not (a == b).all() for a, b in weights)
 
 
+def test_mp20_is_the_paper_model_trained_further() -> None:
+    """mp20 starts from mp20-paper, same recipe and volume fit, kept by the csp generation signal."""
+    new, paper = read_checkpoint("mp20"), read_checkpoint("mp20-paper")
+    assert new["training_summary"]["init"] == "mp20-paper" and new["training_summary"]["signal"] == "csp"
+    assert new["training_summary"]["selected_by"] == "generation signal"
+    assert "selected_by" not in paper["training_summary"]
+    old_keys = paper["model_config"]  # the newer file also spells out options added since (at their defaults)
+    assert {k: new["model_config"][k] for k in old_keys} == old_keys and new["noise_config"] == paper["noise_config"]
+    assert new["volume_fit"] == pytest.approx(paper["volume_fit"], rel=1e-9)  # refitted on the same data
+    weights = zip(new["state_dict"].values(), paper["state_dict"].values(), strict=True)
+    assert any(not (a == b).all() for a, b in weights)
+
+
 def test_mp20_ships_with_a_volume_fit_and_a_sensible_metal() -> None:
     from ase.filters import FrechetCellFilter
     from ase.optimize import FIRE

@@ -27,7 +27,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Composition, Element, Structure
 
 from ase_rm import RMError
-from ase_rm.keys import RM_CONVERGED, RM_FORMULA
+from ase_rm.keys import RM_ATTEMPT, RM_CONVERGED, RM_ENERGY, RM_FORMULA
 from ase_rm.relaxation import relax
 from ase_rm.rss import Protocol
 
@@ -35,6 +35,8 @@ from .analysis import energy_of, pseudo_phase_diagram, spacegroup
 from .convert import ModelLike, load_model, to_atoms, to_pymatgen
 from .csp.benchmark import match_rms
 from .csp.campaign import attempt_number, canonical_formula, generate_compositions, resolve_protocol
+from .csp.physical import PHYSICAL_CALCULATOR, CalculatorLike
+from .csp.predict import write_atomic
 from .reference import paper_matcher, parse_cif, read_table
 from .tables import write_rows
 
@@ -206,17 +208,103 @@ def hull_rows(
     return rows
 
 
-def plot_hull(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], a: str = "Li", b: str = "S") -> Path:
+def physical_hull_rows(
+    generated: Sequence[Atoms],
+    known: Sequence[KnownStructure],
+    a: str = "Li",
+    calculator: CalculatorLike = "chgnet",
+    top: int = 2,
+    converged_only: bool = True,
+    known_in_hull: bool = False,
+    cache: str | os.PathLike[str] | None = None,
+    matcher: StructureMatcher | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+) -> tuple[list[dict[str, Any]], list[Atoms]]:
+    """The hull on a physical MLIP's energy: rows as :func:`hull_rows` gives them, and the relaxed structures.
+
+    The ``top`` lowest-E~ usable attempts of each composition and the known
+    structures (as their files give them, not relaxed on E~) are relaxed,
+    positions and cell, with the MLIP (:func:`.csp.physical.relax_physical`);
+    the hull is built on its energy as the pseudo one is on E~ (``converged``:
+    the MLIP relaxation converged). ``cache`` (an extxyz) keeps the relaxed
+    structures: a rerun with the same candidates and calculator reads them
+    instead of relaxing again.
+    """
+    from tqdm.auto import tqdm
+
+    from .csp.physical import PHYSICAL_CONVERGED, PHYSICAL_ENERGY, relax_physical
+
+    by_formula: dict[str, list[Atoms]] = {}
+    for s in generated:
+        if _usable(s, converged_only):
+            by_formula.setdefault(str(s.info.get(RM_FORMULA)), []).append(s)
+    chosen = [s for group in by_formula.values()
+              for s in sorted(group, key=lambda s: float(energy_of(s) or 0.0) / len(s))[:top]]
+    starts = chosen + [to_atoms(k.structure) for k in known]
+    name = calculator if isinstance(calculator, str) else None
+    relaxed = _read_cache(cache, starts, name) if cache is not None else None
+    if relaxed is None:
+        with tqdm(total=len(starts), desc=f"relax on {name or 'MLIP'}", unit="structure",
+                  disable=not progress) as bar:
+            relaxed = relax_physical(starts, calculator, device=device, progress=bar)
+        if cache is not None:
+            write_atomic(relaxed, Path(cache))
+    swapped = []
+    for s in relaxed:  # the hull reads rm_energy/rm_converged: give it the physical ones
+        copy = s.copy()
+        copy.info.update({RM_ENERGY: s.info[PHYSICAL_ENERGY], RM_CONVERGED: bool(s.info[PHYSICAL_CONVERGED])})
+        swapped.append(copy)
+    rows = hull_rows(swapped[: len(chosen)], known, swapped[len(chosen):], a, matcher=matcher,
+                     converged_only=converged_only, known_in_hull=known_in_hull, progress=progress)
+    return rows, relaxed
+
+
+def _read_cache(path: str | os.PathLike[str], starts: Sequence[Atoms], name: str | None) -> list[Atoms] | None:
+    """The cached relaxations if they are of these starts (same formulas and attempts) with this calculator."""
+    from .csp.physical import PHYSICAL_CALCULATOR
+
+    p = Path(path)
+    if not p.exists() or name is None:
+        return None
+    cached = ase.io.read(p, index=":", format="extxyz")
+    assert isinstance(cached, list)
+
+    def key(s: Atoms) -> tuple[str, Any, Any]:
+        return (s.get_chemical_formula(), s.info.get(RM_FORMULA), s.info.get(RM_ATTEMPT))
+
+    if len(cached) != len(starts) or any(key(c) != key(s) or c.info.get(PHYSICAL_CALCULATOR) != name
+                                         for c, s in zip(cached, starts, strict=True)):
+        return None
+    return cached
+
+
+def plot_hull(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], a: str = "Li", b: str = "S",
+              physical_rows: Sequence[dict[str, Any]] | None = None, physical_name: str = "MLIP") -> Path:
     """E~_ex per atom against x: generated structures (grey), those matching a known structure
-    (coloured by it), the relaxed known structures (open diamonds, labelled), and the hull line."""
-    import numpy as np
-    from matplotlib import colormaps
+    (coloured by it), the relaxed known structures (open diamonds, labelled), and the hull line.
+    With ``physical_rows`` (see :func:`physical_hull_rows`), the hull on the physical
+    energy is drawn beside the pseudo one."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.0, 5.0), dpi=150)
+    panels = [(rows, "E~", "pseudo")]
+    panels += [(physical_rows, physical_name, "physical")] if physical_rows is not None else []
+    fig = Figure(figsize=(7.0 * len(panels), 5.0), dpi=150)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    for k, (panel_rows, energy, kind) in enumerate(panels, start=1):
+        _draw_hull(fig.add_subplot(1, len(panels), k), panel_rows, a, b, energy, kind)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    return out
+
+
+def _draw_hull(ax: Any, rows: Sequence[dict[str, Any]], a: str, b: str, energy: str, kind: str) -> None:
+    import numpy as np
+    from matplotlib import colormaps
+
     placed = [r for r in rows if r.get("formation_energy_per_atom") is not None]
     known_ids = sorted({r["id"] for r in placed if r["source"] == "known"})
     palette = colormaps["tab20"]
@@ -240,8 +328,8 @@ def plot_hull(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], a: s
                     color=colour[r["id"]], ha="right" if r["x"] > 0.9 else "left")
     vertices = sorted((r for r in placed if r.get("on_hull")), key=lambda r: r["x"])
     ax.plot([r["x"] for r in vertices], [r["formation_energy_per_atom"] for r in vertices], "-o", color="tab:red",
-            ms=4, lw=1.2, label="pseudo hull")
-    ax.scatter([], [], s=70, marker="D", facecolors="none", edgecolors="k", label="known, relaxed on E~")
+            ms=4, lw=1.2, label=f"{kind} hull")
+    ax.scatter([], [], s=70, marker="D", facecolors="none", edgecolors="k", label=f"known, relaxed on {energy}")
     ys = np.array([r["formation_energy_per_atom"] for r in placed])
     if ys.size:
         gen_ys = np.array([r["formation_energy_per_atom"] for r in plain + matched] or [0.0])
@@ -253,14 +341,9 @@ def plot_hull(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], a: s
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel(f"x in {a}$_x${b}$_{{1-x}}$")
-    ax.set_ylabel("E~ - x E~$_{" + a + "}$ - (1-x) E~$_{" + b + "}$ per atom (eV)")
-    ax.set_title(f"{a}-{b} pseudo convex hull on E~")
+    ax.set_ylabel(f"{energy} - x {energy}$_{{{a}}}$ - (1-x) {energy}$_{{{b}}}$ per atom (eV)")
+    ax.set_title(f"{a}-{b} {kind} convex hull on {energy}")
     ax.legend(fontsize=6, loc="best")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    return out
 
 
 @dataclass
@@ -271,11 +354,18 @@ class HullResult:
     compositions: list[str]
     elements: tuple[str, str] = ("Li", "S")
     files: list[Path] = field(default_factory=list)
+    physical_rows: list[dict[str, Any]] | None = None
+    """The hull on a physical MLIP's energy (see :func:`physical_hull_rows`), if one was asked for."""
 
     @property
     def vertices(self) -> list[dict[str, Any]]:
         """Rows on the hull, by x (one per composition: the lowest E~)."""
         return sorted((r for r in self.rows if r.get("on_hull")), key=lambda r: r["x"])
+
+    @property
+    def physical_vertices(self) -> list[dict[str, Any]]:
+        """Rows on the physical hull, by x (empty without one)."""
+        return sorted((r for r in self.physical_rows or () if r.get("on_hull")), key=lambda r: r["x"])
 
     @property
     def known(self) -> list[dict[str, Any]]:
@@ -285,7 +375,10 @@ class HullResult:
         """``hull: S, LiS4, Li2S, Li; known structures generated: 3/13 (mp-135, ...)``."""
         found = [r["id"] for r in self.known if r.get("times_generated")]
         vertices = ", ".join(r["reduced_formula"] for r in self.vertices)
-        return f"hull: {vertices}; known structures generated: {len(found)}/{len(self.known)} ({', '.join(found)})"
+        text = f"hull: {vertices}; known structures generated: {len(found)}/{len(self.known)} ({', '.join(found)})"
+        if self.physical_rows is not None:
+            text += f"\nphysical hull: {', '.join(r['reduced_formula'] for r in self.physical_vertices)}"
+        return text
 
 
 def run_binary_hull(
@@ -303,6 +396,8 @@ def run_binary_hull(
     converged_only: bool = True,
     known_in_hull: bool = False,
     max_atoms_per_batch: int = 4096,
+    mlip: CalculatorLike | None = None,
+    mlip_top: int = 2,
     device: str = "cpu",
     progress: bool = False,
 ) -> HullResult:
@@ -324,6 +419,10 @@ def run_binary_hull(
         converged_only: build the hull from converged structures only.
         known_in_hull: build the hull from the relaxed known structures too (default: generated only).
         max_atoms_per_batch: memory bound of each relaxation pool.
+        mlip: also build the hull on a physical MLIP's energy (chgnet, emt, module:factory or a
+            calculator; see :func:`physical_hull_rows`): physical.extxyz (reused by a rerun),
+            hull_physical.csv, and hull.png with both hulls side by side.
+        mlip_top: lowest-E~ attempts per composition that the MLIP relaxes.
         device: torch device.
         progress: progress bars.
     """
@@ -348,6 +447,15 @@ def run_binary_hull(
                      progress=progress)
     write_rows(rows, HULL_COLUMNS, out / "hull.csv")
     result = HullResult(rows, [canonical_formula(f) for f in formulas], (a, b))
-    result.files = [out / "hull.csv", plot_hull(rows, out / "hull.png", a, b)]
+    result.files = [out / "hull.csv"]
+    name = "MLIP"
+    if mlip is not None:
+        result.physical_rows, physical = physical_hull_rows(
+            attempts, found, a, mlip, mlip_top, converged_only, known_in_hull, out / "physical.extxyz",
+            device=device, progress=progress)
+        write_rows(result.physical_rows, HULL_COLUMNS, out / "hull_physical.csv")
+        result.files += [out / "physical.extxyz", out / "hull_physical.csv"]
+        name = str(physical[0].info.get(PHYSICAL_CALCULATOR, name)) if physical else name
+    result.files.append(plot_hull(rows, out / "hull.png", a, b, result.physical_rows, name))
     result.files += [out / "known_relaxed.extxyz"] if relaxed else []
     return result

@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="build the hull from unconverged structures too")
     p.add_argument("--known-in-hull", action="store_true",
                    help="build the hull from the relaxed known structures too (default: generated ones only)")
+    p.add_argument("--mlip", metavar="NAME",
+                   help="also build the hull on a physical MLIP's energy, relaxing the lowest-E~ attempts of each "
+                        "composition and the known structures with it: chgnet, emt or module:factory")
+    p.add_argument("--mlip-top", type=positive_int, default=2,
+                   help="attempts per composition the MLIP relaxes, lowest E~ first (default 2)")
     p.set_defaults(func=run)
 
 
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, known, args.out, n=args.n, elements=args.elements, max_atoms=args.max_cell_atoms,
         grid_atoms=args.grid_atoms, compositions=args.composition, seed=args.seed, protocol=args.protocol,
         max_steps=args.max_steps, converged_only=not args.include_unconverged, known_in_hull=args.known_in_hull,
-        max_atoms_per_batch=args.batch_atoms, device=args.device,
+        max_atoms_per_batch=args.batch_atoms, mlip=args.mlip, mlip_top=args.mlip_top, device=args.device,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     columns = [c for c in HULL_COLUMNS if c not in ("source", "in_hull", "on_hull", "times_generated")]
@@ -65,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     print(format_text(result.vertices, columns))
     print("\nknown structures relaxed on E~ (known_match: still the same structure):")
     print(format_text(result.known, [*columns, "times_generated"]))
+    if result.physical_rows is not None:
+        print(f"\nhull on {args.mlip}'s energy (eV/atom), vertices:")
+        print(format_text(result.physical_vertices, columns))
     print(f"\nwritten: {', '.join(str(p) for p in result.files)}")
     print(result.summary())
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import sys
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk
+from ase.calculators.calculator import Calculator, all_changes
 
 pytest.importorskip("pymatgen")
 
@@ -18,6 +21,7 @@ from ase_rm_pymatgen import (  # noqa: E402
     KnownStructure,
     binary_compositions,
     hull_rows,
+    physical_hull_rows,
     read_known_structures,
     run_binary_hull,
     to_pymatgen,
@@ -195,3 +199,73 @@ def test_lis_cli(li_s_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert exc.value.code == 2 and len(err.strip().splitlines()) == 1
     assert "--max-atoms was removed; the largest cell generated is --max-cell-atoms" in err
+
+
+class FlatCalculator(Calculator):
+    """A physical stand-in with no forces or stress: E = -1.9 eV per Li, -4.1 per S, and -0.3 n_Li n_S / N.
+
+    Every structure is its own minimum, so the physical hull's energies are known exactly."""
+
+    implemented_properties = ("energy", "forces", "stress")
+    made = 0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):  # type: ignore[no-untyped-def]
+        super().calculate(atoms, properties, system_changes)
+        n_li = int((self.atoms.numbers == 3).sum())
+        n_s = len(self.atoms) - n_li
+        self.results = {"energy": -1.9 * n_li - 4.1 * n_s - 0.3 * n_li * n_s / len(self.atoms),
+                        "forces": np.zeros((len(self.atoms), 3)), "stress": np.zeros(6)}
+
+
+def flat_calculator() -> Calculator:
+    FlatCalculator.made += 1
+    return FlatCalculator()
+
+
+@pytest.fixture
+def flat_mlip(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``module:factory`` name of :class:`FlatCalculator` (how a user names their own MLIP)."""
+    module = types.ModuleType("flat_mlip_for_tests")
+    module.make = flat_calculator  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    FlatCalculator.made = 0
+    return f"{module.__name__}:make"
+
+
+def test_physical_hull_relaxes_the_lowest_attempts_and_the_known_ones(flat_mlip: str, tmp_path: Path) -> None:
+    generated = [crystal(li_bcc(), -1.0, name="Li"), crystal(sulfur(), -2.0, name="S"),
+                 crystal(li2s(), -1.5, name="Li2S"), crystal(li2s() * (1, 1, 2), -2.0, name="Li2S"),
+                 crystal(li2s(), -9.0, converged=False, name="Li2S")]  # not converged: never chosen
+    generated[3].info[keys.RM_ATTEMPT] = 1
+    found = [known(li2s(), "mp-1153")]
+    cache = tmp_path / "physical.extxyz"
+    rows, relaxed = physical_hull_rows(generated, found, "Li", flat_mlip, top=1, cache=cache)
+    assert [r["id"] for r in rows] == ["Li#0", "S#0", "Li2S#1", "mp-1153"]  # the lowest-E~ Li2S attempt
+    assert [r["energy_per_atom"] for r in rows] == pytest.approx([-1.9, -4.1, -2.7, -2.7])
+    mixing = -0.3 * 2 * 1 / 3 / 3  # per atom, at x = 2/3
+    assert [r["formation_energy_per_atom"] for r in rows] == pytest.approx([0.0, 0.0, mixing, mixing])
+    assert [r["on_hull"] for r in rows] == [True, True, True, False]  # known: not in the hull by default
+    assert all(s.info["csp_physical_converged"] for s in relaxed) and FlatCalculator.made == 1
+    assert relaxed[2].info[keys.RM_ENERGY] == pytest.approx(-2.0 * 6)  # E~ kept beside the physical energy
+
+    again, _ = physical_hull_rows(generated, found, "Li", flat_mlip, top=1, cache=cache)
+    assert FlatCalculator.made == 1 and again == rows  # read from the cache, not relaxed again
+    physical_hull_rows(generated, found, "Li", flat_mlip, top=2, cache=cache)
+    assert FlatCalculator.made == 2  # other candidates: relaxed again
+
+
+def test_lis_cli_with_a_physical_mlip(li_s_checkpoint: Path, flat_mlip: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    known_csv = write_known(tmp_path / "known.csv", {"mp-135": li_bcc(), "mp-1153": li2s()})
+    out = tmp_path / "out"
+    argv = ["lis", str(li_s_checkpoint), "--known", str(known_csv), "--out", str(out), "--n", "2",
+            "-c", "S", "-c", "Li", "-c", "Li2S", "--protocol", "diamond", "--max-steps", "10", "--no-progress",
+            "--include-unconverged", "--mlip", flat_mlip, "--mlip-top", "1"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"hull on {flat_mlip}'s energy (eV/atom), vertices:" in text
+    assert text.strip().splitlines()[-1].startswith("physical hull: S, ")
+    with open(out / "hull_physical.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 + 2 and [r["source"] for r in rows].count("known") == 2
+    assert (out / "physical.extxyz").exists() and (out / "hull.png").stat().st_size > 0
