@@ -288,12 +288,17 @@ def plot_hull(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], a: s
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    panels = [(rows, "E~", "pseudo")]
-    panels += [(physical_rows, physical_name, "physical")] if physical_rows is not None else []
+    panels = [(rows, "E~", "E~", "pseudo convex hull on E~")]
+    if physical_rows is not None:
+        panels.append((physical_rows, "E", physical_name, f"convex hull on {physical_name}'s energy E"))
     fig = Figure(figsize=(7.0 * len(panels), 5.0), dpi=150)
     FigureCanvasAgg(fig)
-    for k, (panel_rows, energy, kind) in enumerate(panels, start=1):
-        _draw_hull(fig.add_subplot(1, len(panels), k), panel_rows, a, b, energy, kind)
+    for k, (panel_rows, symbol, source, title) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, len(panels), k)
+        _draw_hull(ax, panel_rows, source, "pseudo hull" if k == 1 else f"{source} hull")
+        ax.set_xlabel(f"x in {a}$_x${b}$_{{1-x}}$")
+        ax.set_ylabel(f"{symbol} - x {symbol}$_{{{a}}}$ - (1-x) {symbol}$_{{{b}}}$ per atom (eV)")
+        ax.set_title(f"{a}-{b} {title}")
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -301,7 +306,8 @@ def plot_hull(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], a: s
     return out
 
 
-def _draw_hull(ax: Any, rows: Sequence[dict[str, Any]], a: str, b: str, energy: str, kind: str) -> None:
+def _draw_hull(ax: Any, rows: Sequence[dict[str, Any]], source: str, hull_label: str) -> None:
+    """One panel of :func:`plot_hull`: the points, labels, hull line and limits (axis labels by the caller)."""
     import numpy as np
     from matplotlib import colormaps
 
@@ -328,8 +334,8 @@ def _draw_hull(ax: Any, rows: Sequence[dict[str, Any]], a: str, b: str, energy: 
                     color=colour[r["id"]], ha="right" if r["x"] > 0.9 else "left")
     vertices = sorted((r for r in placed if r.get("on_hull")), key=lambda r: r["x"])
     ax.plot([r["x"] for r in vertices], [r["formation_energy_per_atom"] for r in vertices], "-o", color="tab:red",
-            ms=4, lw=1.2, label=f"{kind} hull")
-    ax.scatter([], [], s=70, marker="D", facecolors="none", edgecolors="k", label=f"known, relaxed on {energy}")
+            ms=4, lw=1.2, label=hull_label)
+    ax.scatter([], [], s=70, marker="D", facecolors="none", edgecolors="k", label=f"known, relaxed on {source}")
     ys = np.array([r["formation_energy_per_atom"] for r in placed])
     if ys.size:
         gen_ys = np.array([r["formation_energy_per_atom"] for r in plain + matched] or [0.0])
@@ -340,9 +346,6 @@ def _draw_hull(ax: Any, rows: Sequence[dict[str, Any]], a: str, b: str, energy: 
         ax.set_ylim(low - pad, top + pad)
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xlim(-0.03, 1.03)
-    ax.set_xlabel(f"x in {a}$_x${b}$_{{1-x}}$")
-    ax.set_ylabel(f"{energy} - x {energy}$_{{{a}}}$ - (1-x) {energy}$_{{{b}}}$ per atom (eV)")
-    ax.set_title(f"{a}-{b} {kind} convex hull on {energy}")
     ax.legend(fontsize=6, loc="best")
 
 
