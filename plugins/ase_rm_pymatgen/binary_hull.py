@@ -35,7 +35,13 @@ from .analysis import energy_of, pseudo_phase_diagram, spacegroup
 from .convert import ModelLike, load_model, to_atoms, to_pymatgen
 from .csp.benchmark import match_rms
 from .csp.campaign import attempt_number, canonical_formula, generate_compositions, resolve_protocol
-from .csp.physical import PHYSICAL_CALCULATOR, CalculatorLike
+from .csp.physical import (
+    PHYSICAL_CALCULATOR,
+    PHYSICAL_CONVERGED,
+    PHYSICAL_ENERGY,
+    CalculatorLike,
+    relax_physical,
+)
 from .csp.predict import write_atomic
 from .reference import paper_matcher, parse_cif, read_table
 from .tables import write_rows
@@ -233,8 +239,6 @@ def physical_hull_rows(
     """
     from tqdm.auto import tqdm
 
-    from .csp.physical import PHYSICAL_CONVERGED, PHYSICAL_ENERGY, relax_physical
-
     by_formula: dict[str, list[Atoms]] = {}
     for s in generated:
         if _usable(s, converged_only):
@@ -262,8 +266,6 @@ def physical_hull_rows(
 
 def _read_cache(path: str | os.PathLike[str], starts: Sequence[Atoms], name: str | None) -> list[Atoms] | None:
     """The cached relaxations if they are of these starts (same formulas and attempts) with this calculator."""
-    from .csp.physical import PHYSICAL_CALCULATOR
-
     p = Path(path)
     if not p.exists() or name is None:
         return None
