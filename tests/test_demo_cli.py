@@ -48,7 +48,8 @@ def test_full_demo_exits_1_when_a_check_fails(tmp_path: Path, capsys: pytest.Cap
     ("argv", "message"),
     [(["--sizes", "2,x"], "--sizes must be comma-separated integers"),
      (["--attempts", "0"], "sizes and attempts must be positive"),
-     (["--volumes", "4.0"], "--volumes must be LOW:HIGH[:N]")],
+     (["--volumes", "4.0"], "--volumes must be LOW:HIGH[:N]"),
+     (["--starts", "magic"], "unknown starts 'magic'")],
 )
 def test_demo_arguments_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                          message: str) -> None:

@@ -26,8 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--volumes", help="searched volume range per atom LOW:HIGH[:N], Å^3 (default 3.8:5.6:10)")
     p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12)")
     p.add_argument("--epochs", type=int, help="training epochs")
-    p.add_argument("--attempts", type=int, help="random starts per (size, volume) (default 4)")
+    p.add_argument("--attempts", type=int, help="starts per (size, volume) (default 8)")
     p.add_argument("--max-steps", type=int, help="FIRE steps per relaxation (default 2000)")
+    p.add_argument("--starts",
+                   help="symmetric (default: random space groups, from the pymatgen plugin with pyxtal), "
+                        "random (the published start; --starts random --attempts 4 is the published search), "
+                        "mixed (half and half)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="skip training: use this model (path or shipped name)")
     p.add_argument("--no-progress", action="store_true")
@@ -42,7 +46,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     cfg = QUICK if args.quick else DemoConfig()
     changes: dict[str, object] = {"seed": args.seed}
-    for name in ("volume_per_atom", "lattice", "epochs", "attempts", "max_steps"):
+    for name in ("volume_per_atom", "lattice", "epochs", "attempts", "max_steps", "starts"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.sizes:

@@ -21,7 +21,7 @@ from ase.build import bulk
 from .. import keys
 from ..config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, Config
 from ..errors import ConfigError
-from ..rss import PROTOCOLS, Attempt, parse_formula, search
+from ..rss import PROTOCOLS, Attempt, named_start_maker, parse_formula, search, start_names
 from ..rss.output import append_frames
 from .carbon import CLASSES, describe
 from .figures import plot, structures_picture
@@ -50,11 +50,17 @@ class DemoConfig(Config):
         sizes: numbers of C atoms searched (the published 2-12; 16-atom cells hold 8-layer
             stacking-faulted polytypes that smaller cells cannot).
         volumes: volumes per atom searched, Å^3.
-        attempts: random starts per (size, volume): one number for every size, or one
-            per size.
+        attempts: starts per (size, volume): one number for every size, or one per size
+            (8 x 5 sizes x 10 volumes = 400; the published search had 4 random starts each).
         max_steps: FIRE steps per relaxation. The published protocol's 500 (at maxstep
             0.01 Å) leaves most 8- and 12-atom searches unconverged; 2000 converges them.
         seed: seeds training, starts and kicks.
+        starts: how each start is made: "symmetric" (the default: atoms on the Wyckoff
+            sites of a random space group, the pymatgen plugin's start with pyxtal), "random"
+            (the published start: atoms uniform in a randomly sheared cell; with 4 attempts
+            the published search, the model alone), "mixed" (half and half);
+            :func:`ase_rm.rss.start_names`. From random starts, graphite and stacking-faulted
+            diamond rarely form (docs/diamond.md).
     """
 
     volume_per_atom: float = TRAINING_VOLUME
@@ -65,9 +71,10 @@ class DemoConfig(Config):
     warmup_epochs: int = 1
     sizes: tuple[int, ...] = (2, 4, 6, 8, 12)
     volumes: tuple[float, ...] = tuple(np.round(np.linspace(3.8, 5.6, 10), 3))
-    attempts: int | tuple[int, ...] = 4
+    attempts: int | tuple[int, ...] = 8
     max_steps: int = 2000
     seed: int = 0
+    starts: str = "symmetric"
 
     def __post_init__(self) -> None:
         counts = (self.attempts,) if isinstance(self.attempts, int) else self.attempts
@@ -75,6 +82,8 @@ class DemoConfig(Config):
             raise ConfigError(f"attempts: one number or one per size ({len(self.sizes)}), not {self.attempts}")
         if any(n < 1 for n in counts) or any(n < 1 for n in self.sizes) or not self.volumes:
             raise ConfigError("sizes and attempts must be positive and volumes not empty")
+        if self.starts not in start_names():  # entry-point names only: nothing imported here
+            named_start_maker(self.starts)  # raises ConfigError naming the choices
 
     def attempts_per_size(self) -> dict[int, int]:
         """Random starts per volume for each size."""
@@ -216,6 +225,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
+    start_maker = named_start_maker(cfg.starts)  # a missing plugin or dependency fails before training
     t0 = time.perf_counter()
     ckpt = Path(checkpoint) if checkpoint else train_model(cfg, out, progress)
     seconds["train"] = time.perf_counter() - t0
@@ -224,7 +234,8 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     protocol = PROTOCOLS["diamond"]
     protocol = replace(protocol, stages=tuple(replace(s, max_steps=cfg.max_steps) for s in protocol.stages))
     structures = search(potential, demo_attempts(cfg), protocol, seed=cfg.seed, out=out / "structures.extxyz",
-                        progress=bool(progress) if progress is not None else False)
+                        progress=bool(progress) if progress is not None else False,
+                        start_maker=start_maker)
     seconds["search"] = time.perf_counter() - t1
     classify_all(structures)
     target = cfg.lattice_constant**3 / 8

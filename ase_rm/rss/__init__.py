@@ -13,7 +13,7 @@ from .composition import (
     parse_formula,
 )
 from .protocols import PROTOCOLS, Engine, Protocol, Stage, StartSpec, get_protocol, random_start, start_volume
-from .search import Attempt, StartMaker, attempts_for, search
+from .search import Attempt, StartMaker, attempts_for, named_start_maker, search, start_names
 from .select import best_of_blocks, rank_key, ranking, ranking_names, select_first, select_lowest
 from .starts import (
     StartError,
@@ -28,6 +28,8 @@ __all__ = [
     "attempts_for",
     "search",
     "StartMaker",
+    "named_start_maker",
+    "start_names",
     "best_of_blocks",
     "rank_key",
     "ranking",

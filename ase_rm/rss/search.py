@@ -75,6 +75,39 @@ the signature of :func:`ase_rm.rss.random_start` (the default). A maker with a t
 start attempt k from the k-th of a ranked list of templates."""
 
 
+STARTS_GROUP = "ase_rm.starts"
+"""Entry-point group through which installed plugins add named start makers
+(``ase-rm demo --starts NAME``): each entry point names a zero-argument factory
+that returns a :data:`StartMaker`, such as the pymatgen plugin's ``symmetric``
+(random space groups) and ``mixed`` (half symmetric, half the plain start). The
+core discovers them by entry point and never imports a plugin by name."""
+
+
+def start_names() -> list[str]:
+    """Every start :func:`named_start_maker` knows: ``random`` (the protocol's own), then the plugins'."""
+    from importlib.metadata import entry_points
+
+    return ["random", *sorted(ep.name for ep in entry_points(group=STARTS_GROUP) if ep.name != "random")]
+
+
+def named_start_maker(name: str) -> StartMaker | None:
+    """The start maker called ``name``: None for ``random`` (the protocol's start),
+    else one a plugin registers in the :data:`STARTS_GROUP` entry points."""
+    from importlib.metadata import entry_points
+
+    if name == "random":
+        return None
+    found = {ep.name: ep for ep in entry_points(group=STARTS_GROUP)}.get(name)
+    if found is None:
+        raise ConfigError(f"unknown starts {name!r}; choose one of {start_names()} "
+                          "(symmetric and mixed come with the pymatgen plugin and pyxtal: "
+                          "pip install 'ase-rm[symmetry]')")
+    try:
+        return found.load()()  # type: ignore[no-any-return]
+    except ImportError as exc:
+        raise ConfigError(f"starts {name!r} need a plugin whose dependencies are missing: {exc}") from exc
+
+
 def make_start(
     attempt: Attempt, seed: int, element_volumes: Mapping[int | str, float] | None,
     start_maker: StartMaker | None = None,

@@ -119,3 +119,39 @@ def test_group_weights_and_priors(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"groups": []}')
     with pytest.raises(RMError, match="not a space group prior"):
         load_group_prior(tmp_path / "bad.json")
+
+
+def test_named_starts_come_from_the_plugin_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``symmetric`` and ``mixed`` reach the core by entry point; without them the error names the extra."""
+    import importlib.metadata
+
+    from ase_rm.errors import ConfigError
+    from ase_rm.rss import named_start_maker, start_names
+
+    assert start_names() == ["random", "mixed", "symmetric"]
+    assert named_start_maker("random") is None
+    sym, mixed = named_start_maker("symmetric"), named_start_maker("mixed")
+    assert isinstance(sym, SymmetricStarts) and sym.fraction == 1.0
+    assert isinstance(mixed, SymmetricStarts) and mixed.fraction == 0.5
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **select: importlib.metadata.EntryPoints(()))
+    with pytest.raises(ConfigError, match=r"unknown starts 'symmetric'; choose one of \['random'\] .*pyxtal"):
+        named_start_maker("symmetric")
+
+
+def test_demo_attempts_start_symmetric() -> None:
+    """``ase-rm demo --starts symmetric``: every start of the demo's attempts in a space group
+    above P1, at the attempt's volume; an unknown name fails when the config is made, before training."""
+    from ase_rm.demo.run import DemoConfig, demo_attempts
+    from ase_rm.errors import ConfigError
+    from ase_rm.rss import PROTOCOLS, named_start_maker
+    from ase_rm.rss.search import make_start
+
+    cfg = DemoConfig(sizes=(4, 8), volumes=(4.4,), attempts=3, starts="symmetric")
+    maker = named_start_maker(cfg.starts)
+    starts = [make_start(a, 0, None, maker) for a in demo_attempts(cfg)]
+    assert [len(s) for s in starts] == [4] * 3 + [8] * 3
+    assert all(s.info[START_KIND] == "symmetric" and s.info[START_SPACEGROUP] > 1 for s in starts)
+    assert all(s.get_volume() / len(s) == pytest.approx(4.4) for s in starts)
+    assert PROTOCOLS["diamond"].stages[0].cell == "constant_volume"
+    with pytest.raises(ConfigError, match="unknown starts 'magic'"):
+        DemoConfig(starts="magic")

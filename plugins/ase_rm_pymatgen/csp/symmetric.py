@@ -282,6 +282,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def symmetric_starts() -> StartMaker:
+    """Every start in a random space group (the ``symmetric`` entry point of ``ase_rm.starts``)."""
+    return SymmetricStarts()
+
+
+def mixed_starts() -> StartMaker:
+    """Half the starts symmetric, half the plain start (the ``mixed`` entry point of ``ase_rm.starts``)."""
+    return SymmetricStarts(fraction=0.5)
+
+
 def start_maker(starts: str) -> StartMaker | None:
     """The :data:`ase_rm.rss.StartMaker` of one of :data:`STARTS` (None: the plain start)."""
     if starts not in STARTS:
@@ -290,7 +300,7 @@ def start_maker(starts: str) -> StartMaker | None:
         raise RMError("template starts need a template file (ase-rm csp --templates FILE)")
     if starts == "symmetric-mp20":
         return SymmetricStarts(group_weights=load_group_prior("mp20"))
-    return {"random": None, "symmetric": SymmetricStarts(), "mixed": SymmetricStarts(fraction=0.5)}[starts]
+    return {"random": None, "symmetric": symmetric_starts(), "mixed": mixed_starts()}[starts]
 
 
 if __name__ == "__main__":
