@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ..demo.run import DemoConfig, DemoResult
 
 EXAMPLES = """examples:
-  ase-rm demo --checkpoint diamond --out demo_out
+  ase-rm demo --checkpoint diamond --starts random --attempts 4 --out published_search
   ase-rm demo --quick --volume-per-atom 4.5 --epochs 50 --seed 1 --no-progress --out quick
   ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --sizes 4,8,16 --attempts 16 --max-steps 2000 --out big
 """
