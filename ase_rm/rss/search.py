@@ -105,7 +105,8 @@ def named_start_maker(name: str) -> StartMaker | None:
     try:
         return found.load()()  # type: ignore[no-any-return]
     except ImportError as exc:
-        raise ConfigError(f"starts {name!r} need a plugin whose dependencies are missing: {exc}") from exc
+        raise ConfigError(f"starts {name!r} need a plugin whose dependencies are missing ({exc}): "
+                          "pip install 'ase-rm[symmetry]', or use the published start: --starts random") from exc
 
 
 def make_start(

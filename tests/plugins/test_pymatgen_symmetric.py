@@ -155,3 +155,16 @@ def test_demo_attempts_start_symmetric() -> None:
     assert PROTOCOLS["diamond"].stages[0].cell == "constant_volume"
     with pytest.raises(ConfigError, match="unknown starts 'magic'"):
         DemoConfig(starts="magic")
+
+
+def test_named_starts_with_a_missing_dependency_say_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from ase_rm.errors import ConfigError
+    from ase_rm.rss import named_start_maker
+
+    broken = importlib.metadata.EntryPoint(name="symmetric", value="no_such_module_here:f", group="ase_rm.starts")
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda **select: importlib.metadata.EntryPoints((broken,)))
+    with pytest.raises(ConfigError, match=r"missing .*--starts random"):
+        named_start_maker("symmetric")
