@@ -222,10 +222,10 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     """Train (unless ``checkpoint`` is given), search, classify, write everything to ``out``."""
     from ..checkpoint import load_potential
 
+    start_maker = named_start_maker(cfg.starts)  # a missing plugin or dependency fails before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
-    start_maker = named_start_maker(cfg.starts)  # a missing plugin or dependency fails before training
     t0 = time.perf_counter()
     ckpt = Path(checkpoint) if checkpoint else train_model(cfg, out, progress)
     seconds["train"] = time.perf_counter() - t0
