@@ -106,6 +106,25 @@ def test_attempts_cover_sizes_and_volumes() -> None:
     assert len(cell) == 72 and cell.get_volume() / 72 == pytest.approx(4.41, abs=1e-3)  # the published cell
 
 
+def test_core_repulsion_reaches_the_trained_model(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DemoConfig.core_radius/core_energy are the trained model's fixed core repulsion; 0 is the published model."""
+    import ase_rm.training.run as training
+    from ase_rm.demo.run import train_model
+
+    seen = []
+
+    def fake_train(frames, out, model, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(model)
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(training, "train", fake_train)
+    for cfg in (DemoConfig(core_radius=1.1, core_energy=2.0), DemoConfig()):
+        with pytest.raises(RuntimeError, match="stop before training"):
+            train_model(cfg, tmp_path, progress=False)
+    assert (seen[0].core_radius, seen[0].core_energy) == (1.1, 2.0)
+    assert seen[1].core_radius == 0.0 and seen[1].species == (6,)
+
+
 @pytest.fixture(scope="module")
 def full_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     from ase_rm.demo.run import run_demo

@@ -49,7 +49,9 @@ def test_full_demo_exits_1_when_a_check_fails(tmp_path: Path, capsys: pytest.Cap
     [(["--sizes", "2,x"], "--sizes must be comma-separated integers"),
      (["--attempts", "0"], "sizes and attempts must be positive"),
      (["--volumes", "4.0"], "--volumes must be LOW:HIGH[:N]"),
-     (["--starts", "magic"], "unknown starts 'magic'")],
+     (["--starts", "magic"], "unknown starts 'magic'"),
+     (["--attempts", "2,x"], "--attempts must be an integer or comma-separated integers"),
+     (["--attempts", "1,2"], "attempts: one number or one per size (5)")],
 )
 def test_demo_arguments_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                          message: str) -> None:
@@ -57,3 +59,16 @@ def test_demo_arguments_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "d").exists()  # refused before any work
+
+
+def test_demo_options_reach_the_config() -> None:
+    """One attempt count per size and the core repulsion go from the command line into DemoConfig."""
+    from ase_rm.cli.demo import _config
+    from ase_rm.cli.main import build_parser
+
+    args = build_parser().parse_args(["demo", "--attempts", "4,4,8,16,8", "--core-radius", "1.1",
+                                      "--core-energy", "2"])
+    cfg = _config(args)
+    assert cfg.attempts_per_size() == {2: 4, 4: 4, 6: 8, 8: 16, 12: 8}
+    assert (cfg.core_radius, cfg.core_energy) == (1.1, 2.0)
+    assert _config(build_parser().parse_args(["demo", "--attempts", "3"])).attempts == 3

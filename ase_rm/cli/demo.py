@@ -26,12 +26,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--volumes", help="searched volume range per atom LOW:HIGH[:N], Å^3 (default 3.8:5.6:10)")
     p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12)")
     p.add_argument("--epochs", type=int, help="training epochs")
-    p.add_argument("--attempts", type=int, help="starts per (size, volume) (default 8)")
+    p.add_argument("--attempts", help="starts per (size, volume): one number, or one per size, comma-separated "
+                                      "(default 8)")
     p.add_argument("--max-steps", type=int, help="FIRE steps per relaxation (default 2000)")
     p.add_argument("--starts",
                    help="symmetric (default: random space groups, from the pymatgen plugin with pyxtal), "
                         "random (the published start; --starts random --attempts 4 is the published search), "
                         "mixed (half and half)")
+    p.add_argument("--core-radius", type=float,
+                   help="fixed core repulsion of the trained model below this C-C distance, Å (default 0: none)")
+    p.add_argument("--core-energy", type=float, help="its strength A in A (r_c/r - 1)^2, eV (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="skip training: use this model (path or shipped name)")
     p.add_argument("--no-progress", action="store_true")
@@ -46,9 +50,16 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     cfg = QUICK if args.quick else DemoConfig()
     changes: dict[str, object] = {"seed": args.seed}
-    for name in ("volume_per_atom", "lattice", "epochs", "attempts", "max_steps", "starts"):
+    for name in ("volume_per_atom", "lattice", "epochs", "max_steps", "starts", "core_radius", "core_energy"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    if args.attempts:
+        try:
+            counts = tuple(int(x) for x in args.attempts.split(","))
+        except ValueError:
+            raise ConfigError("--attempts must be an integer or comma-separated integers, "
+                              f"not {args.attempts!r}") from None
+        changes["attempts"] = counts[0] if len(counts) == 1 else counts
     if args.sizes:
         try:
             changes["sizes"] = tuple(int(x) for x in args.sizes.split(","))

@@ -61,6 +61,10 @@ class DemoConfig(Config):
             the published search, the model alone), "mixed" (half and half);
             :func:`ase_rm.rss.start_names`. From random starts, graphite and stacking-faulted
             diamond rarely form (docs/diamond.md).
+        core_radius: radius of the model's fixed core repulsion, Å (ModelConfig.core_radius;
+            0 = the published model). Below it the network alone can fuse atoms into
+            structures it scores lower than diamond (docs/diamond.md).
+        core_energy: its strength A, eV (ModelConfig.core_energy).
     """
 
     volume_per_atom: float = TRAINING_VOLUME
@@ -75,6 +79,8 @@ class DemoConfig(Config):
     max_steps: int = 2000
     seed: int = 0
     starts: str = "symmetric"
+    core_radius: float = 0.0
+    core_energy: float = 1.0
 
     def __post_init__(self) -> None:
         counts = (self.attempts,) if isinstance(self.attempts, int) else self.attempts
@@ -122,7 +128,8 @@ def train_model(cfg: DemoConfig, out: Path, progress: bool | None) -> Path:
     from ..training.run import train
 
     result = train(
-        [training_cell(cfg)], out / "train", MODEL_PRESETS["diamond"],
+        [training_cell(cfg)], out / "train",
+        MODEL_PRESETS["diamond"].replace(core_radius=cfg.core_radius, core_energy=cfg.core_energy),
         NOISE_PRESETS["crystal"].replace(strain_mode=cfg.strain_mode),
         TRAIN_PRESETS["diamond"].replace(epochs=cfg.epochs, seed=cfg.seed, warmup_epochs=cfg.warmup_epochs),
         progress=progress, name="diamond",
