@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 EXAMPLES = """examples:
   ase-rm demo --checkpoint diamond --starts random --attempts 4 --out published_search
   ase-rm demo --quick --volume-per-atom 4.5 --seed 1 --core-radius 1.1 --core-energy 2 --no-progress --out quick
-  ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --sizes 4,8,16 --attempts 4,8,16 --max-steps 2000 --out big
+  ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --sizes 4,8,16 --attempts 4,8,16 --max-steps 2000 --epochs 50 --out big
 """
 
 
