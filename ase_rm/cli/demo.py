@@ -42,6 +42,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _integers(text: str, message: str) -> tuple[int, ...]:
+    """Comma-separated integers, or a ConfigError with ``message`` and the text."""
+    from ..errors import ConfigError
+
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{message}, not {text!r}") from None
+
+
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     import numpy as np
 
@@ -54,17 +64,10 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.attempts:
-        try:
-            counts = tuple(int(x) for x in args.attempts.split(","))
-        except ValueError:
-            raise ConfigError("--attempts must be an integer or comma-separated integers, "
-                              f"not {args.attempts!r}") from None
+        counts = _integers(args.attempts, "--attempts must be an integer or comma-separated integers")
         changes["attempts"] = counts[0] if len(counts) == 1 else counts
     if args.sizes:
-        try:
-            changes["sizes"] = tuple(int(x) for x in args.sizes.split(","))
-        except ValueError:
-            raise ConfigError(f"--sizes must be comma-separated integers, not {args.sizes!r}") from None
+        changes["sizes"] = _integers(args.sizes, "--sizes must be comma-separated integers")
     if args.volumes:
         try:
             parts = [float(x) for x in args.volumes.split(":")]

@@ -63,7 +63,8 @@ class DemoConfig(Config):
             diamond rarely form (docs/diamond.md).
         core_radius: radius of the model's fixed core repulsion, Å (ModelConfig.core_radius;
             0 = the published model). Below it the network alone can fuse atoms into
-            structures it scores lower than diamond (docs/diamond.md).
+            structures it scores lower than diamond; trained with the network, this term
+            made the demo worse (docs/notebook/diamond.md).
         core_energy: its strength A, eV (ModelConfig.core_energy).
     """
 

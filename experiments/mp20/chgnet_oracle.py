@@ -44,10 +44,11 @@ def main() -> None:
         atoms = AseAtomsAdaptor.get_atoms(gt.structure)
         _, e, _, _ = relax_one(atoms, calc, args.fmax, args.steps)
         egt = e / len(atoms)
-        below += egt < e1 - 1e-3
+        lower = egt < e1 - 1e-3
+        below += lower
         r = rows.get(gt.composition, {})
         print(f"| {gt.composition} | {r.get('best_rank') or '-'} | {e1:.4f} | {egt:.4f} | {egt - e1:+.4f} | "
-              f"{'ground truth' if egt < e1 - 1e-3 else 'rank 1 (or tie)'} |")
+              f"{'ground truth' if lower else 'rank 1 (or tie)'} |")
     print(f"\nground truth lower than the rank-1 candidate under {args.calculator}: {below}/{len(truths)}")
 
 
