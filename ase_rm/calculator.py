@@ -60,10 +60,12 @@ class RMCalculator(Calculator):
         path_or_name: str | os.PathLike[str],
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
+        repulsion: tuple[float, float] | None = None,
         **kwargs: Any,
     ) -> RMCalculator:
-        """Load a checkpoint file or a shipped model by name (e.g. ``"diamond"``)."""
-        potential, meta = load_potential(path_or_name, device=device, dtype=dtype)
+        """Load a checkpoint file or a shipped model by name (e.g. ``"diamond"``);
+        ``repulsion=(radius, energy)`` adds a fixed core repulsion (:func:`ase_rm.load_potential`)."""
+        potential, meta = load_potential(path_or_name, device=device, dtype=dtype, repulsion=repulsion)
         return cls(potential, meta["species"], device=device, dtype=dtype, metadata=meta, **kwargs)
 
     def calculate(

@@ -235,10 +235,26 @@ def load_potential(
     path_or_name: str | os.PathLike[str],
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    repulsion: tuple[float, float] | None = None,
 ) -> tuple[Potential, dict[str, Any]]:
-    """A ready :class:`Potential` (eval mode) and the checkpoint's metadata."""
+    """A ready :class:`Potential` (eval mode) and the checkpoint's metadata.
+
+    Args:
+        repulsion: ``(radius, energy)``: a fixed core repulsion added to the trained E~,
+            ``energy * (radius / r - 1)^2`` eV for every pair closer than ``radius`` Å (the
+            model's ModelConfig.core_radius/core_energy, replaced at load; the network's
+            weights are untouched). A prior against fused atoms: structures whose atoms are
+            all at least ``radius`` apart keep their energies and forces exactly.
+            ``(0, 0)`` removes a trained-in one. None: the checkpoint's model as trained.
+    """
     data = read_checkpoint(path_or_name)
-    model = model_from_checkpoint(data).to(device=device, dtype=dtype).eval()
+    model = model_from_checkpoint(data)
+    if repulsion is not None:
+        if not hasattr(getattr(model, "config", None), "core_radius"):
+            raise ConfigError(f"repulsion: the {type(model).__name__} model has no core repulsion to set")
+        radius, energy = (float(x) for x in repulsion)
+        model.config = model.config.replace(core_radius=radius, core_energy=energy)  # validated there
+    model = model.to(device=device, dtype=dtype).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     meta = {k: v for k, v in data.items() if k != "state_dict"}

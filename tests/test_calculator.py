@@ -15,6 +15,7 @@ from ase.optimize import FIRE
 
 from ase_rm import (
     CheckpointError,
+    ConfigError,
     InvalidStructureError,
     Potential,
     RMCalculator,
@@ -108,3 +109,31 @@ def test_float32_and_float64_agree(tiny_checkpoint: Path, diamond: Atoms) -> Non
 def test_unknown_checkpoint_name_lists_the_shipped_ones() -> None:
     with pytest.raises(CheckpointError, match="no checkpoint file 'nope.pt'"):
         RMCalculator.from_checkpoint("nope.pt")
+
+
+def test_repulsion_at_load_adds_the_core_term_only_below_its_radius(tiny_checkpoint: Path) -> None:
+    """load_potential(repulsion=(R, A)) adds A (R/r - 1)^2 per pair closer than R and nothing else;
+    the network's weights are the checkpoint's."""
+    far = bulk("C", "diamond", a=3.57)  # C-C 1.55 Å > R
+    near = Atoms("C2", positions=[[0, 0, 0], [0.8, 0, 0]], cell=[6, 6, 6], pbc=True)
+    plain = RMCalculator.from_checkpoint(tiny_checkpoint, dtype=torch.float64)
+    pushed = RMCalculator.from_checkpoint(tiny_checkpoint, dtype=torch.float64, repulsion=(1.1, 5.0))
+    for atoms in (far, near):
+        e0, f0 = _energy_forces(plain, atoms)
+        e1, f1 = _energy_forces(pushed, atoms)
+        if atoms is far:
+            assert e1 == pytest.approx(e0, abs=1e-12) and np.allclose(f1, f0, atol=1e-12)
+        else:
+            assert e1 - e0 == pytest.approx(5.0 * (1.1 / 0.8 - 1) ** 2, rel=1e-9)
+            push = -2 * 5.0 * (1.1 / 0.8 - 1) * 1.1 / 0.8**2  # dE/dr of the pair term
+            assert f1[1, 0] - f0[1, 0] == pytest.approx(-push, rel=1e-6)  # pushes atom 1 away (+x)
+    with pytest.raises(ConfigError, match="core_radius"):
+        RMCalculator.from_checkpoint(tiny_checkpoint, repulsion=(-1.0, 5.0))
+    with pytest.raises(ConfigError, match="core_energy"):
+        RMCalculator.from_checkpoint(tiny_checkpoint, repulsion=(1.1, -5.0))
+
+
+def _energy_forces(calc: RMCalculator, atoms: Atoms) -> tuple[float, np.ndarray]:
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return atoms.get_potential_energy(), atoms.get_forces()

@@ -125,6 +125,24 @@ def test_core_repulsion_reaches_the_trained_model(tmp_path, monkeypatch: pytest.
     assert seen[1].core_radius == 0.0 and seen[1].species == (6,)
 
 
+def test_repulsion_reaches_the_searched_potential(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DemoConfig.repulsion is handed to load_potential for the search (None: the model alone)."""
+    import ase_rm.checkpoint as checkpoint
+    from ase_rm.demo.run import run_demo
+
+    seen = []
+
+    def fake_load(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs.get("repulsion"))
+        raise RuntimeError("stop before the search")
+
+    monkeypatch.setattr(checkpoint, "load_potential", fake_load)
+    for cfg in (DemoConfig(repulsion=(1.1, 5.0)), DemoConfig()):
+        with pytest.raises(RuntimeError, match="stop before the search"):
+            run_demo(tmp_path, cfg, checkpoint="diamond")
+    assert seen == [(1.1, 5.0), None]
+
+
 @pytest.fixture(scope="module")
 def full_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     from ase_rm.demo.run import run_demo

@@ -72,3 +72,17 @@ def test_demo_options_reach_the_config() -> None:
     assert cfg.attempts_per_size() == {2: 4, 4: 4, 6: 8, 8: 16, 12: 8}
     assert (cfg.core_radius, cfg.core_energy) == (1.1, 2.0)
     assert _config(build_parser().parse_args(["demo", "--attempts", "3"])).attempts == 3
+    assert _config(build_parser().parse_args(["demo", "--repulsion", "1.1,5"])).repulsion == (1.1, 5.0)
+    assert _config(build_parser().parse_args(["demo", "--repulsion", "off"])).repulsion is None
+    assert _config(build_parser().parse_args(["demo"])).repulsion is None  # default: the model alone
+
+
+@pytest.mark.parametrize("value", ["1.1", "1.1,5,2", "0,5", "1.1,nan", "x,5"])
+def test_bad_repulsion_is_one_line_from_argparse(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ase_rm.cli.main import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["demo", f"--repulsion={value}"])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert exc.value.code == 2 and last.startswith("ase-rm demo: error: argument --repulsion:")

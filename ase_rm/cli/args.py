@@ -10,7 +10,7 @@ from collections.abc import Callable
 from .removed import removed  # re-exported: plugins register their removed spellings with it
 
 __all__ = ["box_lengths", "finite_float", "non_negative_float", "non_negative_int", "positive_float", "positive_int",
-           "removed"]
+           "removed", "repulsion"]
 
 
 def _number(kind: type, text: str) -> float:
@@ -60,3 +60,15 @@ def box_lengths(text: str) -> tuple[float, float, float]:
         raise argparse.ArgumentTypeError(f"expected L or LX,LY,LZ in Å, not {text!r}")
     lengths = [positive_float(p) for p in parts]
     return (lengths[0],) * 3 if len(lengths) == 1 else (lengths[0], lengths[1], lengths[2])
+
+
+def repulsion(text: str) -> tuple[float, float] | None:
+    """'R,A' -> a fixed core repulsion of radius R Å and strength A eV (both > 0);
+    'off' -> None (the model as trained). See :func:`ase_rm.load_potential`."""
+    if text.strip().lower() == "off":
+        return None
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected R,A (radius Å, strength eV) or off, not {text!r}")
+    radius, energy = (positive_float(p) for p in parts)
+    return radius, energy

@@ -6,11 +6,14 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from .args import repulsion
+
 if TYPE_CHECKING:
     from ..demo.run import DemoConfig, DemoResult
 
 EXAMPLES = """examples:
-  ase-rm demo --checkpoint diamond --starts random --attempts 4 --out published_search
+  ase-rm demo --checkpoint diamond --starts random --attempts 4 --repulsion off --out published_search
+  ase-rm demo --checkpoint diamond --repulsion 1.1,5 --out pushed
   ase-rm demo --quick --volume-per-atom 4.5 --seed 1 --core-radius 1.1 --core-energy 2 --no-progress --out quick
   ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --sizes 4,8,16 --attempts 4,8,16 --max-steps 2000 --epochs 50 --out big
 """
@@ -36,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--core-radius", type=float,
                    help="fixed core repulsion of the trained model below this C-C distance, Å (default 0: none)")
     p.add_argument("--core-energy", type=float, help="its strength A in A (r_c/r - 1)^2, eV (default 1)")
+    p.add_argument("--repulsion", type=repulsion, default=argparse.SUPPRESS, metavar="R,A|off",
+                   help="fixed core repulsion A (R/r - 1)^2 eV added to the trained E~ for the search, "
+                        "pairs closer than R Å; off: the model alone")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="skip training: use this model (path or shipped name)")
     p.add_argument("--no-progress", action="store_true")
@@ -63,6 +69,8 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     for name in ("volume_per_atom", "lattice", "epochs", "max_steps", "starts", "core_radius", "core_energy"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    if "repulsion" in vars(args):
+        changes["repulsion"] = args.repulsion
     if args.attempts:
         counts = _integers(args.attempts, "--attempts must be an integer or comma-separated integers")
         changes["attempts"] = counts[0] if len(counts) == 1 else counts

@@ -66,6 +66,9 @@ class DemoConfig(Config):
             structures it scores lower than diamond; trained with the network, this term
             made the demo worse (docs/notebook/diamond.md).
         core_energy: its strength A, eV (ModelConfig.core_energy).
+        repulsion: ``(radius Å, strength eV)`` of a fixed core repulsion added to the
+            trained E~ for the search only (:func:`ase_rm.load_potential`; the network is
+            trained without it and its weights are untouched); None: the model alone.
     """
 
     volume_per_atom: float = TRAINING_VOLUME
@@ -82,6 +85,7 @@ class DemoConfig(Config):
     starts: str = "symmetric"
     core_radius: float = 0.0
     core_energy: float = 1.0
+    repulsion: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         counts = (self.attempts,) if isinstance(self.attempts, int) else self.attempts
@@ -237,7 +241,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), progress: bool | N
     t0 = time.perf_counter()
     ckpt = Path(checkpoint) if checkpoint else train_model(cfg, out, progress)
     seconds["train"] = time.perf_counter() - t0
-    potential, _ = load_potential(ckpt)
+    potential, _ = load_potential(ckpt, repulsion=cfg.repulsion)
     t1 = time.perf_counter()
     protocol = PROTOCOLS["diamond"]
     protocol = replace(protocol, stages=tuple(replace(s, max_steps=cfg.max_steps) for s in protocol.stages))
