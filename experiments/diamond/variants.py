@@ -5,7 +5,7 @@ notebook (docs/notebook/diamond.md):
         [--core R A] [--min-distance D] [--sizes 2,4,6,8,12] [--attempts 8 | 4,4,4,32,4]
 
 --core R A: a fixed core repulsion A (R/r - 1)^2 for pairs closer than R (Å), added to E~
-after training (the network is untouched: ModelConfig.core_radius/core_energy set at load).
+after training (DemoConfig.repulsion, = `ase-rm demo --repulsion R,A`).
 --min-distance D: the starts' minimum interatomic distance (the published protocol: 0.7 Å).
 Prints the checks as JSON and writes DIR like `ase-rm demo --checkpoint`.
 """
@@ -16,7 +16,6 @@ import json
 from dataclasses import replace
 from unittest import mock
 
-from ase_rm import checkpoint
 from ase_rm.demo import run as demo_run
 from ase_rm.demo.run import DemoConfig, run_demo
 from ase_rm.rss.protocols import PROTOCOLS
@@ -34,21 +33,13 @@ def main() -> None:
     a = p.parse_args()
     sizes = tuple(int(x) for x in a.sizes.split(","))
     counts = tuple(int(x) for x in a.attempts.split(","))
-    cfg = DemoConfig(seed=a.seed, sizes=sizes, attempts=counts[0] if len(counts) == 1 else counts)
-    load = checkpoint.load_potential
-
-    def loaded(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        potential, meta = load(path, *args, **kwargs)
-        if a.core:
-            model = potential.model
-            model.config = replace(model.config, core_radius=a.core[0], core_energy=a.core[1])
-        return potential, meta
-
+    cfg = DemoConfig(seed=a.seed, sizes=sizes, attempts=counts[0] if len(counts) == 1 else counts,
+                     repulsion=tuple(a.core) if a.core else None)
     protocols = dict(PROTOCOLS)
     if a.min_distance is not None:
         d = protocols["diamond"]
         protocols["diamond"] = replace(d, start=replace(d.start, min_distance=a.min_distance))
-    with mock.patch.object(checkpoint, "load_potential", loaded), mock.patch.object(demo_run, "PROTOCOLS", protocols):
+    with mock.patch.object(demo_run, "PROTOCOLS", protocols):
         result = run_demo(a.out, cfg, checkpoint=a.checkpoint)
     print(json.dumps({**result.checks, "seconds": result.seconds}, default=str))
 
