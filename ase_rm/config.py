@@ -264,10 +264,11 @@ class TrainConfig(Config):
             about 1.8x faster steps on CPU after a one-off compile of minutes).
         static_noise: draw each frame's noise once and reuse it every epoch
             (the published recipe) instead of fresh noise every epoch.
-        energy_weight: weight wE of an energy-difference term (molecules):
+        energy_weight: weight wE of an energy-difference term:
             E~(noisy) - E~(equilibrium) per atom against the label's energy
-            (k/2 |d|^2 plus the repulsion's), whose gradient the force labels
-            are. It teaches the depth of the basin, not only its slopes. Each
+            (k/2 |d|^2 plus the repulsion's, and for crystals the strain
+            energy whose strain derivative the stress label is), whose
+            gradient the force labels are. It teaches the depth of the basin, not only its slopes. Each
             batch then also holds its frames' equilibrium structures.
         signal: generation signal scorer ("" off; "converged", "molecules",
             or "module:function": :mod:`ase_rm.training.signal`). With it, every

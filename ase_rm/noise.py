@@ -32,8 +32,9 @@ class NoisyFrame:
         source: index of the equilibrium structure.
         energy: the label's energy relative to the equilibrium structure, eV:
             k/2 sum |d|^2 plus the change of the repulsion energy (the forces
-            are its negative gradient, label noise aside). NaN for crystals
-            (their stress label has no energy here).
+            are its negative gradient, label noise aside); crystals add the
+            strain energy V0 W(eps) whose strain derivative is the stress label
+            (:func:`strain_energy`).
     """
 
     frame: Frame
@@ -84,6 +85,19 @@ def repulsion(frame: Frame, cfg: NoiseConfig) -> tuple[float, np.ndarray]:
     return energy, out
 
 
+def strain_energy(cell0: np.ndarray, cell: np.ndarray, cfg: NoiseConfig) -> float:
+    """V0 W(eps), eV: the strain energy of :func:`strain_cell`'s stress label.
+
+    W = lambda/2 tr(eps)^2 + mu tr(eps^2) of the Green strain eps of cell0 -> cell,
+    so that dW/deps is the label's sigma; V0 is cell0's volume.
+    """
+    deform = np.linalg.solve(cell0, cell)
+    eps = 0.5 * (deform.T @ deform - np.eye(3))
+    lam, mu = cfg.lame
+    w = 0.5 * lam * float(np.trace(eps)) ** 2 + mu * float(np.sum(eps * eps))
+    return abs(float(np.linalg.det(cell0))) * w
+
+
 def noise_frame(
     frame: Frame,
     cfg: NoiseConfig,
@@ -95,7 +109,7 @@ def noise_frame(
 ) -> NoisyFrame:
     """Noise one equilibrium structure at noise level ``level`` (and strain ``strain_scale``).
 
-    ``base_energy``: the repulsion energy of ``frame`` itself (molecules; computed
+    ``base_energy``: the repulsion energy of ``frame`` itself (computed
     when None), which the energy label is measured from. The input is not modified.
     """
     n = len(frame)
@@ -114,10 +128,10 @@ def noise_frame(
     noisy = Frame(positions + disp, frame.numbers.copy(), cell, frame.pbc.copy())
     e_rep, f_rep = repulsion(noisy, cfg)
     forces = -cfg.k * disp + f_rep
-    energy = float("nan")
-    if not crystal:
-        base = repulsion(frame, cfg)[0] if base_energy is None else base_energy
-        energy = 0.5 * cfg.k * float(np.sum(disp * disp)) + e_rep - base
+    base = repulsion(frame, cfg)[0] if base_energy is None else base_energy
+    energy = 0.5 * cfg.k * float(np.sum(disp * disp)) + e_rep - base
+    if crystal:
+        energy += strain_energy(frame.cell, cell, cfg)
     if cfg.label_noise and not crystal:
         forces = forces + cfg.label_noise * np.sqrt(level) * (rng.random((n, 3)) - 0.5)
     return NoisyFrame(noisy, forces, stress, disp, float(level), float(strain_scale), source, energy)
@@ -129,7 +143,7 @@ class NoiseSchedule:
     Frame k of structure m in epoch e is drawn from the Generator seeded with
     (seed, e, m, k): reproducible, independent of batch order and of workers.
     Structure m must always be the same frame (its repulsion energy, the
-    molecule energy label's zero, is computed once and kept).
+    energy label's zero, is computed once and kept).
     """
 
     def __init__(self, cfg: NoiseConfig, seed: int) -> None:
@@ -155,9 +169,7 @@ class NoiseSchedule:
             strain = cfg.strain_scales[k // n_levels]
         else:
             strain = cfg.strain_scales[int(rng.integers(len(cfg.strain_scales)))]
-        base = None
-        if cfg.kind != "crystal":
-            base = self._base_energy.get(structure)
-            if base is None:
-                base = self._base_energy[structure] = repulsion(frame, cfg)[0]
+        base = self._base_energy.get(structure)
+        if base is None:
+            base = self._base_energy[structure] = repulsion(frame, cfg)[0]
         return noise_frame(frame, cfg, level, strain, rng, source=structure, base_energy=base)

@@ -67,10 +67,11 @@ def test_demo_options_reach_the_config() -> None:
     from ase_rm.cli.main import build_parser
 
     args = build_parser().parse_args(["demo", "--attempts", "4,4,8,16,8", "--core-radius", "1.1",
-                                      "--core-energy", "2"])
+                                      "--core-energy", "2", "--energy-weight", "1000"])
     cfg = _config(args)
     assert cfg.attempts_per_size() == {2: 4, 4: 4, 6: 8, 8: 16, 12: 8}
-    assert (cfg.core_radius, cfg.core_energy) == (1.1, 2.0)
+    assert (cfg.core_radius, cfg.core_energy, cfg.energy_weight) == (1.1, 2.0, 1000.0)
+    assert _config(build_parser().parse_args(["demo"])).energy_weight == 0.0
     assert _config(build_parser().parse_args(["demo", "--attempts", "3"])).attempts == 3
     assert _config(build_parser().parse_args(["demo", "--repulsion", "1.1,5"])).repulsion == (1.1, 5.0)
     assert _config(build_parser().parse_args(["demo", "--repulsion", "off"])).repulsion is None

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from ase.build import molecule
+from ase.build import bulk, molecule
 
-from ase_rm import ModelConfig, NoiseConfig, Potential, TrainConfig
+from ase_rm import NOISE_PRESETS, ModelConfig, NoiseConfig, Potential, TrainConfig
 from ase_rm.data import NoisyDataset
 from ase_rm.errors import ConfigError
 from ase_rm.graph import Frame
@@ -68,6 +68,47 @@ def test_energy_label_is_the_potential_of_the_force_label() -> None:
     for atom, axis in ((0, 0), (3, 2)):
         fd = -(energy_at(atom, axis, h) - energy_at(atom, axis, -h)) / (2 * h)
         assert fd == pytest.approx(noisy.forces[atom, axis], abs=1e-6)
+
+
+def test_crystal_energy_label_is_the_potential_of_the_force_and_stress_labels() -> None:
+    """Crystals: -dE/dx is the force label (positions moved at a fixed cell), and at zero
+    displacement dE/deps is V0 times the stress label (second Piola-Kirchhoff of the Lame law)."""
+    from ase_rm.noise import strain_energy
+
+    atoms = bulk("C", "diamond", a=3.3, cubic=True)
+    frame = Frame.from_atoms(atoms)
+    cfg = NOISE_PRESETS["crystal"].replace(repulsion_rc=1.6)  # so that some pairs repel
+    noisy = noise_frame(frame, cfg, 8.0, 0.06, np.random.default_rng(3))
+    cell = noisy.frame.cell
+    affine = noisy.frame.positions - noisy.displacement
+    assert noisy.energy > strain_energy(frame.cell, cell, cfg) > 0
+    h = 1e-5
+
+    def energy_at(atom: int, axis: int, delta: float) -> float:
+        disp = noisy.displacement.copy()
+        disp[atom, axis] += delta
+        moved = Frame(affine + disp, frame.numbers, cell, frame.pbc)
+        return (0.5 * cfg.k * float(np.sum(disp**2)) + repulsion(moved, cfg)[0] - repulsion(frame, cfg)[0]
+                + strain_energy(frame.cell, cell, cfg))
+
+    assert energy_at(0, 0, 0.0) == pytest.approx(noisy.energy, rel=1e-12)
+    for atom, axis in ((0, 0), (5, 2)):
+        fd = -(energy_at(atom, axis, h) - energy_at(atom, axis, -h)) / (2 * h)
+        assert fd == pytest.approx(noisy.forces[atom, axis], abs=1e-6)
+    c0, v0 = frame.cell, abs(np.linalg.det(frame.cell))
+    eps = np.array([[0.03, 0.01, 0.0], [0.01, -0.02, 0.005], [0.0, 0.005, 0.04]])
+    lam, mu = cfg.lame
+    sigma = lam * np.trace(eps) * np.eye(3) + 2 * mu * eps
+
+    def w(e: np.ndarray) -> float:  # the cell whose Green strain is e: C0 (I + 2e)^(1/2)
+        vals, vecs = np.linalg.eigh(np.eye(3) + 2 * e)
+        return strain_energy(c0, c0 @ (vecs * np.sqrt(vals)) @ vecs.T, cfg)
+
+    for a, b in ((0, 0), (0, 1), (2, 2)):
+        step = np.zeros((3, 3))
+        step[a, b] = step[b, a] = h
+        fd = (w(eps + step) - w(eps - step)) / (2 * h) / (1 if a == b else 2)
+        assert fd == pytest.approx(v0 * sigma[a, b], rel=1e-6)
 
 
 def test_static_noise_reuses_the_first_draw_and_references_join_the_batch() -> None:

@@ -66,6 +66,9 @@ class DemoConfig(Config):
             structures it scores lower than diamond; trained with the network, this term
             made the demo worse (docs/notebook/diamond.md).
         core_energy: its strength A, eV (ModelConfig.core_energy).
+        energy_weight: weight of the energy-difference loss (TrainConfig.energy_weight):
+            E~(noisy) - E~(training cell) per atom against the label's energy (0: the
+            published loss, forces and stress only).
         repulsion: ``(radius Å, strength eV)`` of a fixed core repulsion added to the
             trained E~ for the search only (:func:`ase_rm.load_potential`; the network is
             trained without it and its weights are untouched); None: the model alone.
@@ -85,6 +88,7 @@ class DemoConfig(Config):
     starts: str = "symmetric"
     core_radius: float = 0.0
     core_energy: float = 1.0
+    energy_weight: float = 0.0
     repulsion: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
@@ -136,7 +140,8 @@ def train_model(cfg: DemoConfig, out: Path, progress: bool | None) -> Path:
         [training_cell(cfg)], out / "train",
         MODEL_PRESETS["diamond"].replace(core_radius=cfg.core_radius, core_energy=cfg.core_energy),
         NOISE_PRESETS["crystal"].replace(strain_mode=cfg.strain_mode),
-        TRAIN_PRESETS["diamond"].replace(epochs=cfg.epochs, seed=cfg.seed, warmup_epochs=cfg.warmup_epochs),
+        TRAIN_PRESETS["diamond"].replace(epochs=cfg.epochs, seed=cfg.seed, warmup_epochs=cfg.warmup_epochs,
+                                         energy_weight=cfg.energy_weight),
         progress=progress, name="diamond",
         extra_summary={"training_cell": f"cubic diamond a={cfg.lattice_constant:.4f} x {cfg.repeat}"},
     )

@@ -103,7 +103,7 @@ class Trainer:
         self.dist = Dist.from_env()
         self.name, self.progress = name, progress
         self.extra_summary = dict(extra_summary or {})
-        refs = train.energy_weight > 0 and noise.kind == "molecule"
+        refs = train.energy_weight > 0
         self.data = NoisyDataset(train_structures, noise, train.seed, static=train.static_noise, references=refs)
         valid = valid_structures or train_structures
         self.valid = NoisyDataset(valid, noise, train.seed + VALID_SEED_OFFSET, references=refs)
