@@ -217,6 +217,8 @@ class NoiseConfig(Config):
             raise ConfigError("NoiseConfig.strain_mode must be 'grid' or 'paired'")
         if self.kind == "crystal" and not self.strain_scales:
             raise ConfigError("a crystal NoiseConfig needs strain_scales")
+        if not self.repulsion_rc > 0:
+            raise ConfigError(f"NoiseConfig.repulsion_rc must be > 0 Å, not {self.repulsion_rc}")
 
     @property
     def lame(self) -> tuple[float, float]:

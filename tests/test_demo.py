@@ -108,22 +108,25 @@ def test_attempts_cover_sizes_and_volumes() -> None:
 
 def test_core_repulsion_reaches_the_trained_model(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DemoConfig.core_radius/core_energy are the trained model's fixed core repulsion and energy_weight its
-    energy-difference loss; 0 is the published model."""
+    energy-difference loss, label_repulsion_rc its noise labels' repulsion; the defaults are the published model."""
     import ase_rm.training.run as training
     from ase_rm.demo.run import train_model
 
     seen = []
 
     def fake_train(frames, out, model, noise, train, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append((model, train))
+        seen.append((model, train, noise))
         raise RuntimeError("stop before training")
 
     monkeypatch.setattr(training, "train", fake_train)
-    for cfg in (DemoConfig(core_radius=1.1, core_energy=2.0, energy_weight=1000.0), DemoConfig()):
+    for cfg in (DemoConfig(core_radius=1.1, core_energy=2.0, energy_weight=1000.0, label_repulsion_rc=1.2),
+                DemoConfig()):
         with pytest.raises(RuntimeError, match="stop before training"):
             train_model(cfg, tmp_path, progress=False)
     assert (seen[0][0].core_radius, seen[0][0].core_energy, seen[0][1].energy_weight) == (1.1, 2.0, 1000.0)
     assert seen[1][0].core_radius == 0.0 and seen[1][0].species == (6,) and seen[1][1].energy_weight == 0.0
+    assert seen[0][2].repulsion_rc == 1.2 and seen[1][2].repulsion_rc == 0.75  # the labels' repulsion
+    assert seen[0][2].strain_mode == seen[1][2].strain_mode == "grid"
 
 
 def test_repulsion_reaches_the_searched_potential(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

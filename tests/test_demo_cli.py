@@ -51,7 +51,9 @@ def test_full_demo_exits_1_when_a_check_fails(tmp_path: Path, capsys: pytest.Cap
      (["--volumes", "4.0"], "--volumes must be LOW:HIGH[:N]"),
      (["--starts", "magic"], "unknown starts 'magic'"),
      (["--attempts", "2,x"], "--attempts must be an integer or comma-separated integers"),
-     (["--attempts", "1,2"], "attempts: one number or one per size (5)")],
+     (["--attempts", "1,2"], "attempts: one number or one per size (5)"),
+     (["--label-repulsion-rc", "0"], "label_repulsion_rc must be > 0"),
+     (["--energy-weight", "-1"], "energy_weight must be >= 0")],
 )
 def test_demo_arguments_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                          message: str) -> None:
@@ -67,10 +69,12 @@ def test_demo_options_reach_the_config() -> None:
     from ase_rm.cli.main import build_parser
 
     args = build_parser().parse_args(["demo", "--attempts", "4,4,8,16,8", "--core-radius", "1.1",
-                                      "--core-energy", "2", "--energy-weight", "1000"])
+                                      "--core-energy", "2", "--energy-weight", "1000",
+                                      "--label-repulsion-rc", "1.2"])
     cfg = _config(args)
     assert cfg.attempts_per_size() == {2: 4, 4: 4, 6: 8, 8: 16, 12: 8}
     assert (cfg.core_radius, cfg.core_energy, cfg.energy_weight) == (1.1, 2.0, 1000.0)
+    assert cfg.label_repulsion_rc == 1.2
     assert _config(build_parser().parse_args(["demo"])).energy_weight == 0.0
     assert _config(build_parser().parse_args(["demo", "--attempts", "3"])).attempts == 3
     assert _config(build_parser().parse_args(["demo", "--repulsion", "1.1,5"])).repulsion == (1.1, 5.0)

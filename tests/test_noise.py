@@ -115,3 +115,16 @@ def test_inputs_are_not_modified() -> None:
     before = atoms.positions.copy(), atoms.cell.array.copy()
     noise_structures([atoms], CRY, seed=0)
     assert np.array_equal(atoms.positions, before[0]) and np.array_equal(atoms.cell.array, before[1])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"kind": "liquid"}, "kind must be"), ({"levels": ()}, "levels is empty"),
+     ({"strain_mode": "both"}, "strain_mode must be"), ({"strain_scales": ()}, "needs strain_scales"),
+     ({"repulsion_rc": 0.0}, "repulsion_rc must be > 0")],
+)
+def test_bad_noise_configs_are_refused(change: dict[str, object], message: str) -> None:
+    from ase_rm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        CRY.replace(**change)

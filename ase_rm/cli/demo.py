@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--core-radius", type=float,
                    help="fixed core repulsion of the trained model below this C-C distance, Å (default 0: none)")
     p.add_argument("--core-energy", type=float, help="its strength A in A (r_c/r - 1)^2, eV (default 1)")
+    p.add_argument("--label-repulsion-rc", type=float,
+                   help="cutoff of the noise labels' pair repulsion, Å (default 0.75, the published crystal "
+                        "recipe): noisy pairs closer than this are pushed apart in the labels")
     p.add_argument("--energy-weight", type=float,
                    help="train with the energy-difference loss at this weight (TrainConfig.energy_weight; "
                         "default 0: forces and stress only)")
@@ -69,7 +72,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     cfg = QUICK if args.quick else DemoConfig()
     changes: dict[str, object] = {"seed": args.seed}
     for name in ("volume_per_atom", "lattice", "epochs", "max_steps", "starts", "core_radius", "core_energy",
-                 "energy_weight"):
+                 "label_repulsion_rc", "energy_weight"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if "repulsion" in vars(args):

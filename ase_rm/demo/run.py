@@ -19,7 +19,7 @@ from ase import Atoms
 from ase.build import bulk
 
 from .. import keys
-from ..config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, Config
+from ..config import MODEL_PRESETS, NOISE_PRESETS, TRAIN_PRESETS, Config, NoiseConfig
 from ..errors import ConfigError
 from ..rss import PROTOCOLS, Attempt, named_start_maker, parse_formula, search, start_names
 from ..rss.output import append_frames
@@ -66,6 +66,11 @@ class DemoConfig(Config):
             structures it scores lower than diamond; trained with the network, this term
             made the demo worse (docs/notebook/diamond.md).
         core_energy: its strength A, eV (ModelConfig.core_energy).
+        label_repulsion_rc: cutoff of the noise labels' pair repulsion g(r), Å
+            (NoiseConfig.repulsion_rc; None: the crystal recipe's 0.75). Noisy pairs closer
+            than this get a repulsive force label, so the model learns a steep E~ there;
+            below the strained training cell's shortest bond (1.28 Å) the equilibrium is
+            unchanged.
         energy_weight: weight of the energy-difference loss (TrainConfig.energy_weight):
             E~(noisy) - E~(training cell) per atom against the label's energy (0: the
             published loss, forces and stress only).
@@ -88,6 +93,7 @@ class DemoConfig(Config):
     starts: str = "symmetric"
     core_radius: float = 0.0
     core_energy: float = 1.0
+    label_repulsion_rc: float | None = None
     energy_weight: float = 0.0
     repulsion: tuple[float, float] | None = None
 
@@ -97,6 +103,10 @@ class DemoConfig(Config):
             raise ConfigError(f"attempts: one number or one per size ({len(self.sizes)}), not {self.attempts}")
         if any(n < 1 for n in counts) or any(n < 1 for n in self.sizes) or not self.volumes:
             raise ConfigError("sizes and attempts must be positive and volumes not empty")
+        if self.label_repulsion_rc is not None and not self.label_repulsion_rc > 0:
+            raise ConfigError(f"label_repulsion_rc must be > 0 Å, not {self.label_repulsion_rc}")
+        if self.energy_weight < 0:
+            raise ConfigError(f"energy_weight must be >= 0, not {self.energy_weight}")
         if self.starts not in start_names():  # entry-point names only: nothing imported here
             named_start_maker(self.starts)  # raises ConfigError naming the choices
 
@@ -133,13 +143,19 @@ def training_cell(cfg: DemoConfig) -> Atoms:
     return bulk("C", "diamond", a=cfg.lattice_constant, cubic=True).repeat(cfg.repeat)
 
 
+def noise_config(cfg: DemoConfig) -> NoiseConfig:
+    """The crystal noise recipe with the demo's strain mode and label repulsion."""
+    noise = NOISE_PRESETS["crystal"].replace(strain_mode=cfg.strain_mode)
+    return noise if cfg.label_repulsion_rc is None else noise.replace(repulsion_rc=cfg.label_repulsion_rc)
+
+
 def train_model(cfg: DemoConfig, out: Path, progress: bool | None) -> Path:
     from ..training.run import train
 
     result = train(
         [training_cell(cfg)], out / "train",
         MODEL_PRESETS["diamond"].replace(core_radius=cfg.core_radius, core_energy=cfg.core_energy),
-        NOISE_PRESETS["crystal"].replace(strain_mode=cfg.strain_mode),
+        noise_config(cfg),
         TRAIN_PRESETS["diamond"].replace(epochs=cfg.epochs, seed=cfg.seed, warmup_epochs=cfg.warmup_epochs,
                                          energy_weight=cfg.energy_weight),
         progress=progress, name="diamond",
