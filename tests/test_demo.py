@@ -102,6 +102,10 @@ def test_attempts_cover_sizes_and_volumes() -> None:
     assert [a.composition for a in per_size] == [(("C", 2),)] + [(("C", 16),)] * 3
     with pytest.raises(ConfigError, match="one per size"):
         DemoConfig(sizes=(2, 4), attempts=(1, 2, 3))
+    # the default: 32 starts per volume for 8 atoms, 4 for the other published sizes, 8 for any other
+    assert DemoConfig().attempts_per_size() == {2: 4, 4: 4, 6: 4, 8: 32, 12: 4}
+    assert len(demo_attempts(DemoConfig())) == 480
+    assert DemoConfig(sizes=(8, 16)).attempts_per_size() == {8: 32, 16: 8}
     cell = training_cell(DemoConfig())
     assert len(cell) == 72 and cell.get_volume() / 72 == pytest.approx(4.41, abs=1e-3)  # the published cell
 
@@ -156,7 +160,7 @@ def full_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
 
 @pytest.mark.slow
 def test_full_demo_reproduces_the_cubic_findings(full_demo: DemoResult) -> None:
-    """The whole demo (about 8 CPU minutes): cubic diamond lowest everywhere, its minimum at
+    """The whole demo (about 10 CPU minutes): cubic diamond lowest everywhere, its minimum at
     4.4 +/- 0.15, hexagonal diamond found; every output written."""
     c = full_demo.checks
     assert c["cubic_lowest_at_every_volume"], c["volumes_where_cubic_is_not_lowest"]

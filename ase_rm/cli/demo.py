@@ -27,9 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lattice", type=float, help="lattice constant of the cubic 8-atom training cell, Å")
     p.add_argument("--volumes", help="searched volume range per atom LOW:HIGH[:N], Å^3 (default 3.8:5.6:10)")
     p.add_argument("--sizes", help="numbers of C atoms searched, comma-separated (default 2,4,6,8,12)")
-    p.add_argument("--epochs", type=int, help="training epochs")
+    p.add_argument("--epochs", type=int, help="training epochs (default 80)")
     p.add_argument("--attempts", help="starts per (size, volume): one number, or one per size, comma-separated "
-                                      "(default 8)")
+                                      "(default 32 for 8 atoms, 4 for 2, 4, 6 and 12, 8 for other sizes)")
     p.add_argument("--max-steps", type=int, help="FIRE steps per relaxation (default 2000)")
     p.add_argument("--starts",
                    help="symmetric (default: random space groups, from the pymatgen plugin with pyxtal), "
