@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 EXAMPLES = """examples:
   ase-rm demo --checkpoint diamond --starts random --attempts 4 --repulsion 1.1,5 --out published_search_pushed
-  ase-rm demo --quick --volume-per-atom 4.5 --seed 1 --core-radius 1.1 --core-energy 2 --no-progress --out quick
-  ase-rm demo --lattice 3.3 --volumes 3.8:5.6:10 --sizes 4,8,16 --attempts 4,8,16 --max-steps 2000 --epochs 50 --out big
+  ase-rm demo --quick --volume-per-atom 4.5 --seed 1 --core-radius 1.1 --core-energy 2 --energy-weight 1000 --out quick
+  ase-rm demo --lattice 3.3 --sizes 4,8,16 --attempts 4,8,16 --max-steps 2000 --epochs 50 --label-repulsion-rc 1.2 \\
+      --volumes 3.8:5.6:10 --no-progress --out big
 """
 
 
