@@ -270,8 +270,9 @@ class TrainConfig(Config):
             E~(noisy) - E~(equilibrium) per atom against the label's energy
             (k/2 |d|^2 plus the repulsion's, and for crystals the strain
             energy whose strain derivative the stress label is), whose
-            gradient the force labels are. It teaches the depth of the basin, not only its slopes. Each
-            batch then also holds its frames' equilibrium structures.
+            gradient the force labels are. It teaches the depth of the basin,
+            not only its slopes. Each batch then also holds its frames'
+            equilibrium structures (about 2x the step cost).
         signal: generation signal scorer ("" off; "converged", "molecules",
             or "module:function": :mod:`ase_rm.training.signal`). With it, every
             ``signal_every`` epochs the EMA model generates

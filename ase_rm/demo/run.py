@@ -49,7 +49,7 @@ class DemoConfig(Config):
             72-atom cell; the 8-atom cell trains 3x faster but its E~ is less faithful far
             from the training density).
         epochs: training epochs of the grid (80; the paper trained 400, the demo 40 until
-            session 21: twice as many leave fewer and shallower holes in E~, docs/diamond.md).
+            session 21; with 80 every family formed in each of 10 seeds, docs/diamond.md).
         strain_mode: "grid" (every epoch holds all 11 strains x 11 noise levels of the
             training cell: the published augmented set, drawn fresh) or "paired" (one
             random strain per noise level: 11x cheaper epochs).
@@ -77,9 +77,9 @@ class DemoConfig(Config):
         core_energy: its strength A, eV (ModelConfig.core_energy).
         label_repulsion_rc: cutoff of the noise labels' pair repulsion g(r), Å
             (NoiseConfig.repulsion_rc; None: the crystal recipe's 0.75). Noisy pairs closer
-            than this get a repulsive force label, so the model learns a steep E~ there;
-            below the strained training cell's shortest bond (1.28 Å) the equilibrium is
-            unchanged.
+            than this get a repulsive force label, so the model learns a steep E~ there.
+            Keep it below the bonds of the strained training cells (1.28 Å at -10 % strain)
+            so that their clean frames keep zero-force labels.
         energy_weight: weight of the energy-difference loss (TrainConfig.energy_weight):
             E~(noisy) - E~(training cell) per atom against the label's energy (0: the
             published loss, forces and stress only).
