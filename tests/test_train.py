@@ -71,6 +71,19 @@ def test_same_seed_same_loss_history(tmp_path: Path) -> None:
     assert not np.allclose(losses(a.history), losses(c.history))
 
 
+def test_crystal_energy_difference_loss_trains_and_lowers_its_error(tmp_path: Path) -> None:
+    """energy_weight on a crystal: the batches carry the equilibrium cell and the energy
+    difference enters the loss (its error falls with training, and the loss differs from
+    the forces-and-stress-only run of the same seed)."""
+    cfg = CFG.replace(epochs=6, energy_weight=1e4)
+    result = train([cell()], tmp_path / "e", CARBON, NOISE, cfg, progress=False)
+    rows = result.history
+    assert all(np.isfinite(r["val_energy_rmse"]) for r in rows)
+    assert rows[-1]["train_energy_rmse"] < rows[0]["train_energy_rmse"]
+    plain = train([cell()], tmp_path / "p", CARBON, NOISE, CFG.replace(epochs=6), progress=False).history
+    assert "val_energy_rmse" not in plain[0] and rows[-1]["train_loss"] != plain[-1]["train_loss"]
+
+
 def test_molecules_split_by_structure_and_train_forces_only(tmp_path: Path) -> None:
     mols = [molecule(n) for n in ("H2O", "CH4", "NH3", "C2H6", "CH3OH", "HCOOH", "C2H4", "CH3CHO", "H2CO",
                                   "C2H2")]
