@@ -47,14 +47,19 @@ class NoisyFrame:
     energy: float = float("nan")
 
 
+def green_strain(cell0: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """The Green strain eps = (F^T F - I) / 2 of cell0 -> cell, F = C0^-1 C (rows are cell vectors)."""
+    deform = np.linalg.solve(cell0, cell)
+    return 0.5 * (deform.T @ deform - np.eye(3))
+
+
 def strain_cell(
     cell0: np.ndarray, scale: float, cfg: NoiseConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Noisy cell and its stress label: (C, sigma), both (3, 3)."""
     length = abs(np.linalg.det(cell0)) ** (1.0 / 3.0)
     cell = cell0 * (1.0 + scale) + cfg.cell_noise * length * (rng.random((3, 3)) - 0.5)
-    deform = np.linalg.solve(cell0, cell)  # F = C0^-1 C
-    eps = 0.5 * (deform.T @ deform - np.eye(3))
+    eps = green_strain(cell0, cell)
     lam, mu = cfg.lame
     sigma = lam * np.trace(eps) * np.eye(3) + 2.0 * mu * eps
     return cell, sigma
@@ -91,8 +96,7 @@ def strain_energy(cell0: np.ndarray, cell: np.ndarray, cfg: NoiseConfig) -> floa
     W = lambda/2 tr(eps)^2 + mu tr(eps^2) of the Green strain eps of cell0 -> cell,
     so that dW/deps is the label's sigma; V0 is cell0's volume.
     """
-    deform = np.linalg.solve(cell0, cell)
-    eps = 0.5 * (deform.T @ deform - np.eye(3))
+    eps = green_strain(cell0, cell)
     lam, mu = cfg.lame
     w = 0.5 * lam * float(np.trace(eps)) ** 2 + mu * float(np.sum(eps * eps))
     return abs(float(np.linalg.det(cell0))) * w

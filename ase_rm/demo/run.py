@@ -107,11 +107,10 @@ class DemoConfig(Config):
     repulsion: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        counts = tuple(self.attempts_per_size().values()) if self.attempts is None else (
-            (self.attempts,) if isinstance(self.attempts, int) else self.attempts)
-        if isinstance(self.attempts, tuple) and len(self.attempts) != len(self.sizes):
+        if self.attempts is not None and not isinstance(self.attempts, int) \
+                and len(self.attempts) != len(self.sizes):
             raise ConfigError(f"attempts: one number or one per size ({len(self.sizes)}), not {self.attempts}")
-        if any(n < 1 for n in counts) or any(n < 1 for n in self.sizes) or not self.volumes:
+        if any(n < 1 for n in self.attempts_per_size().values()) or any(n < 1 for n in self.sizes) or not self.volumes:
             raise ConfigError("sizes and attempts must be positive and volumes not empty")
         if self.label_repulsion_rc is not None and not self.label_repulsion_rc > 0:
             raise ConfigError(f"label_repulsion_rc must be > 0 Å, not {self.label_repulsion_rc}")
@@ -200,26 +199,33 @@ def classify_all(structures: list[Atoms]) -> None:
             atoms.info["hexagonal_fraction"] = hexagonal
 
 
+def converged_by_volume(structures: list[Atoms]) -> dict[float, list[Atoms]]:
+    """The converged relaxations grouped by their volume per atom (rounded to 1e-3 Å^3), in
+    increasing volume; :func:`classify_all` must have run."""
+    groups: dict[float, list[Atoms]] = {}
+    for atoms in (a for a in structures if a.info[keys.RM_CONVERGED]):
+        groups.setdefault(round(float(atoms.info["volume_per_atom"]), 3), []).append(atoms)
+    return dict(sorted(groups.items()))
+
+
 def checks(structures: list[Atoms], target: float = TRAINING_VOLUME, tol: float = 0.15) -> dict[str, Any]:
     """The paper's Fig. 5 findings, measured on the demo's own output.
 
     Energies are compared among converged relaxations (local minima of E~);
     unconverged ones are counted and reported, not compared.
     """
-    by_volume: dict[float, list[Atoms]] = {}
-    for atoms in (a for a in structures if a.info[keys.RM_CONVERGED]):
-        by_volume.setdefault(round(float(atoms.info["volume_per_atom"]), 3), []).append(atoms)
-    lowest = {v: min(group, key=lambda a: a.info["energy_per_atom"]) for v, group in sorted(by_volume.items())}
+    by_volume = converged_by_volume(structures)
+    lowest = {v: min(group, key=lambda a: a.info["energy_per_atom"]) for v, group in by_volume.items()}
     not_cubic = [v for v, a in lowest.items() if a.info["class"] != "cubic diamond"]
     cubic = {
         v: min(a.info["energy_per_atom"] for a in group if a.info["class"] == "cubic diamond")
-        for v, group in sorted(by_volume.items())
+        for v, group in by_volume.items()
         if any(a.info["class"] == "cubic diamond" for a in group)
     }
     counts = {c: sum(a.info["class"] == c and bool(a.info[keys.RM_CONVERGED]) for a in structures)
               for c in CLASSES}
     out: dict[str, Any] = {
-        "volumes": sorted(by_volume),
+        "volumes": list(by_volume),
         "cubic_lowest_at_every_volume": not not_cubic,
         "volumes_where_cubic_is_not_lowest": not_cubic,
         "counts": counts,

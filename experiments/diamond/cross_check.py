@@ -13,23 +13,22 @@ import sys
 
 from ase.io import read
 
-from ase_rm import RMCalculator, keys
-
-
-def per_atom(atoms, checkpoint: str) -> float:  # type: ignore[no-untyped-def]
-    atoms = atoms.copy()
-    atoms.calc = RMCalculator.from_checkpoint(checkpoint)
-    return atoms.get_potential_energy() / len(atoms)
+from ase_rm import RMCalculator
+from ase_rm.demo.run import converged_by_volume
 
 
 def main(run: str, volume: float, checkpoints: list[str]) -> None:
-    group = [a for a in read(f"{run}/structures.extxyz", ":")
-             if a.info[keys.RM_CONVERGED] and round(float(a.info["volume_per_atom"]), 3) == volume]
+    group = converged_by_volume(read(f"{run}/structures.extxyz", ":"))[volume]
     cubic = min((a for a in group if a.info["class"] == "cubic diamond"), key=lambda a: a.info["energy_per_atom"])
     hole = min((a for a in group if a.info["class"] != "cubic diamond"), key=lambda a: a.info["energy_per_atom"])
     print(f"{run} at {volume} Å^3/atom: {hole.info['class']}, {len(hole)} atoms")
+    pair = [cubic.copy(), hole.copy()]
     for ck in checkpoints:
-        print(f"  {ck}: {1000 * (per_atom(hole, ck) - per_atom(cubic, ck)):+.1f} meV/atom")
+        calc = RMCalculator.from_checkpoint(ck)  # loaded once per model, used for both structures
+        for atoms in pair:
+            atoms.calc = calc
+        e_cubic, e_hole = (a.get_potential_energy() / len(a) for a in pair)
+        print(f"  {ck}: {1000 * (e_hole - e_cubic):+.1f} meV/atom")
 
 
 if __name__ == "__main__":

@@ -14,16 +14,12 @@ import sys
 from ase.io import read
 from ase.neighborlist import neighbor_list
 
-from ase_rm import keys
+from ase_rm.demo.run import converged_by_volume
 
 
 def holes(path: str) -> list[str]:
-    by_volume: dict[float, list] = {}
-    for atoms in read(path, ":"):
-        if atoms.info[keys.RM_CONVERGED]:
-            by_volume.setdefault(round(float(atoms.info["volume_per_atom"]), 3), []).append(atoms)
     out = []
-    for volume, group in sorted(by_volume.items()):
+    for volume, group in converged_by_volume(read(path, ":")).items():
         cubic = [a.info["energy_per_atom"] for a in group if a.info["class"] == "cubic diamond"]
         if not cubic:
             out.append(f"{volume}: no cubic diamond")
