@@ -102,6 +102,8 @@ def test_attempts_cover_sizes_and_volumes() -> None:
     assert [a.composition for a in per_size] == [(("C", 2),)] + [(("C", 16),)] * 3
     with pytest.raises(ConfigError, match="one per size"):
         DemoConfig(sizes=(2, 4), attempts=(1, 2, 3))
+    with pytest.raises(ConfigError, match="one per size"):  # any sequence, e.g. a list from a run file
+        DemoConfig(sizes=(2, 4), attempts=[1, 2, 3])  # type: ignore[arg-type]
     # the default: 32 starts per volume for 8 atoms, 4 for the other published sizes, 8 for any other
     assert DemoConfig().attempts_per_size() == {2: 4, 4: 4, 6: 4, 8: 32, 12: 4}
     assert len(demo_attempts(DemoConfig())) == 480
