@@ -243,7 +243,12 @@ class TrainConfig(Config):
         lr: Adam learning rate.
         amsgrad: use AMSGrad.
         warmup_epochs: linear learning-rate warm-up length.
-        plateau_factor, plateau_patience: ReduceLROnPlateau on validation loss.
+        plateau_factor, plateau_patience: ReduceLROnPlateau on validation loss
+            (``schedule = "plateau"``).
+        schedule: learning rate after the warm-up: "plateau" (the published
+            recipe: ReduceLROnPlateau) or "cosine" (per step from ``lr`` down to
+            ``lr * lr_final`` at the last epoch of each restart, half a cosine).
+        lr_final: the cosine schedule's last learning rate, as a fraction of ``lr``.
         ema_decay: EMA of weights used for validation and the saved model.
         grad_clip: gradient-norm clip.
         force_weight, stress_weight: loss = wF MSE(F) + wS MSE(stress, 9 comps).
@@ -289,6 +294,8 @@ class TrainConfig(Config):
     warmup_epochs: int = 10
     plateau_factor: float = 0.8
     plateau_patience: int = 10
+    schedule: str = "plateau"
+    lr_final: float = 0.01
     ema_decay: float = 0.99
     grad_clip: float = 10.0
     force_weight: float = 10000.0
@@ -324,6 +331,12 @@ class TrainConfig(Config):
             raise ConfigError("TrainConfig.valid_fraction must be in [0, 1)")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError("TrainConfig.dtype must be 'float32' or 'float64'")
+        if self.schedule not in ("plateau", "cosine"):
+            raise ConfigError(f"TrainConfig.schedule must be 'plateau' or 'cosine', not {self.schedule!r}")
+        if not 0 <= self.lr_final <= 1:
+            raise ConfigError("TrainConfig.lr_final must be in [0, 1]")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError("TrainConfig.ema_decay must be in [0, 1)")
 
 
 CRYSTAL_STRAINS = tuple(round(-0.1 + 0.02 * i, 10) for i in range(11))

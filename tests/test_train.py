@@ -63,6 +63,40 @@ def test_training_reduces_the_validation_loss(tmp_path: Path) -> None:
     assert min(r["val_loss"] for r in rows[8:]) < 0.8 * rows[0]["val_loss"]
 
 
+def test_cosine_schedule_decays_to_lr_final_and_resumes_on_the_same_curve(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ase_rm.training import loop
+
+    cfg = CFG.replace(epochs=5, schedule="cosine", lr_final=0.1, checkpoint_every=1)
+    rows = train([cell()], tmp_path / "run", CARBON, NOISE, cfg, progress=False).history
+    lrs = [r["lr"] for r in rows]
+    assert lrs[0] == pytest.approx(0.01)  # the warm-up's end
+    assert all(b < a for a, b in zip(lrs, lrs[1:], strict=False))
+    assert lrs[-1] == pytest.approx(0.001)  # lr * lr_final at the last step
+    # stopped inside epoch 3 (2 training steps and 1 validation call per epoch), then
+    # resumed: the same learning rates and losses
+    real, calls = loop.batch_loss, {"n": 0}
+
+    def stop_in_epoch_3(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(loop, "batch_loss", stop_in_epoch_3)
+        with pytest.raises(KeyboardInterrupt):
+            train([cell()], tmp_path / "part", CARBON, NOISE, cfg, progress=False)
+    assert len((tmp_path / "part" / "metrics.jsonl").read_text().splitlines()) == 3
+    resumed = train([cell()], tmp_path / "part", CARBON, NOISE, cfg, progress=False, resume=True).history
+    assert [r["lr"] for r in resumed] == pytest.approx(lrs)
+    assert np.allclose(losses(resumed), losses(rows), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ConfigError, match="schedule"):
+        TrainConfig(schedule="linear")
+    with pytest.raises(ConfigError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+
+
 def test_same_seed_same_loss_history(tmp_path: Path) -> None:
     a = train([cell()], tmp_path / "a", CARBON, NOISE, CFG, progress=False)
     b = train([cell()], tmp_path / "b", CARBON, NOISE, CFG, progress=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -151,12 +152,22 @@ class Trainer:
     def total_epochs(self) -> int:
         return self.cfg.epochs * self.cfg.restarts
 
-    def _warmup(self, epoch_in_restart: int, step: int) -> None:
-        warm = self.cfg.warmup_epochs * self.steps_per_epoch
+    def _set_lr(self, epoch_in_restart: int, step: int) -> None:
+        """Linear warm-up, then (``schedule = "cosine"``) half a cosine down to ``lr * lr_final``;
+        a function of the step alone, so a resumed run continues the same curve."""
+        cfg = self.cfg
+        warm = cfg.warmup_epochs * self.steps_per_epoch
         done = epoch_in_restart * self.steps_per_epoch + step + 1
         if warm and done <= warm:
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.cfg.lr * done / warm
+            lr = cfg.lr * done / warm
+        elif cfg.schedule == "cosine":
+            span = max(cfg.epochs * self.steps_per_epoch - warm, 1)
+            t = min((done - warm) / span, 1.0)
+            lr = cfg.lr * (cfg.lr_final + (1.0 - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * t)))
+        else:
+            return
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     # --- one epoch ---------------------------------------------------------
     def _train_epoch(self, bar: Any) -> None:
@@ -167,7 +178,7 @@ class Trainer:
             start=self.step, shard=(self.dist.rank, self.dist.world), fraction=cfg.epoch_fraction,
         )
         for batch in batches:
-            self._warmup(epoch_in_restart, self.step)
+            self._set_lr(epoch_in_restart, self.step)
             self.optimizer.zero_grad(set_to_none=True)
             counts = self.dist.global_counts(batch) if self.dist.world > 1 else None
             loss, sums = batch_loss(self.trained, batch, cfg.force_weight, cfg.stress_weight, True, counts,
@@ -218,7 +229,7 @@ class Trainer:
             "atoms_per_s": totals.get("atoms", 0) / max(wall, 1e-9),
             "epoch_seconds": wall,
         }
-        if self.epoch % self.cfg.epochs >= self.cfg.warmup_epochs:
+        if self.cfg.schedule == "plateau" and self.epoch % self.cfg.epochs >= self.cfg.warmup_epochs:
             self.scheduler.step(val["val_loss"])
         if self.signal is not None and (self.epoch + 1) % self.cfg.signal_every == 0:
             row.update(self.signal(self.ema.model))
