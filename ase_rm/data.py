@@ -52,8 +52,10 @@ class Batch:
         energy: with references, (n_frames,) label energy of each noisy frame
             relative to its equilibrium structure, eV; else None.
         n_labelled: the graph's first n_labelled structures are the noisy
-            frames; with references, the next n_labelled are their equilibrium
-            structures (energy only), in the same order.
+            frames; with references, the equilibrium structures follow them
+            (energy only), each once however many of the frames share it.
+        reference: with references, (n_frames,) index of each frame's
+            equilibrium structure among the graph's structures; else None.
     """
 
     graph: Graph
@@ -64,6 +66,7 @@ class Batch:
     placeholder: bool = False
     energy: torch.Tensor | None = None
     n_labelled: int = -1
+    reference: torch.Tensor | None = None
 
     @property
     def n_frames(self) -> int:
@@ -76,7 +79,14 @@ def collate(
 ) -> Batch:
     """Build the graph and stack the targets of noisy frames; with
     ``references`` (the equilibrium structure of each frame), they join the
-    graph after the frames, for the energy-difference loss."""
+    graph after the frames, for the energy-difference loss: each distinct one
+    once (frames of one structure, by its ``source``, share it)."""
+    by_source: dict[int, Frame] = {}
+    if references is not None:
+        for n, ref in zip(noisy, references, strict=True):
+            by_source.setdefault(n.source, ref)
+        references = list(by_source.values())
+    unique = {src: k for k, src in enumerate(by_source)}
     frames = [n.frame for n in noisy] + list(references or [])
     graph = build_graph(frames, cutoff, dtype, device)
     forces = torch.from_numpy(np.concatenate([n.forces for n in noisy]))
@@ -91,6 +101,7 @@ def collate(
     if references is not None:
         batch.n_labelled = len(noisy)
         batch.energy = torch.tensor([n.energy for n in noisy], device=device, dtype=dtype)
+        batch.reference = torch.tensor([len(noisy) + unique[n.source] for n in noisy], device=device)
     return batch
 
 

@@ -12,13 +12,14 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
-from ase_rm import NOISE_PRESETS, ModelConfig, NoiseConfig, Potential, TrainConfig
-from ase_rm.data import NoisyDataset
+from ase_rm import NOISE_PRESETS, ModelConfig, NoiseConfig, Potential, TrainConfig, keys
+from ase_rm.data import NoisyDataset, collate
 from ase_rm.errors import ConfigError
-from ase_rm.graph import Frame
+from ase_rm.graph import Frame, build_graph
 from ase_rm.model import Denoiser
 from ase_rm.noise import noise_frame, repulsion
 from ase_rm.testing import run_contracts
+from ase_rm.training.loss import batch_loss
 from ase_rm.training.run import train
 from ase_rm.training.signal import SignalSpec, choose_compositions, get_scorer, heavy_atoms
 
@@ -117,8 +118,26 @@ def test_static_noise_reuses_the_first_draw_and_references_join_the_batch() -> N
     assert np.array_equal(static.frame(5, 3).forces, fresh.frame(5, 0).forces)
     assert not np.array_equal(fresh.frame(5, 3).forces, fresh.frame(5, 0).forces)
     batch = next(iter(static.batches(1, 3, 3.0, torch.float64)))
-    assert batch.n_frames == 3 and batch.graph.n_structures == 6 and batch.energy is not None
+    assert batch.n_frames == 3 and batch.energy is not None
     assert batch.forces.shape[0] == int(batch.graph.n_atoms[:3].sum())
+
+
+def test_frames_of_one_structure_share_one_reference_in_the_batch() -> None:
+    """The energy-difference loss's references join the batch once per structure, and each
+    frame's difference is E~(frame) - E~(its own structure), as if every frame had its copy."""
+    data = NoisyDataset(mols(), MOL_NOISE, seed=0, references=True)
+    noisy = [data.frame(i, 0) for i in (0, 4, 1, 5, 2)]  # molecules 0, 1, 0, 1, 0
+    assert [n.source for n in noisy] == [0, 1, 0, 1, 0]
+    batch = collate(noisy, 3.0, torch.float64, "cpu", [data.frames[n.source] for n in noisy])
+    assert batch.graph.n_structures == 5 + 2 and batch.reference is not None
+    assert batch.reference.tolist() == [5, 6, 5, 6, 5]
+    potential = Potential(Denoiser(HCO, torch.Generator().manual_seed(0), dtype=torch.float64))
+    _, sums = batch_loss(potential, batch, 1.0, 0.0, False, energy_weight=1.0)
+    e_frames = potential(build_graph([n.frame for n in noisy], 3.0, torch.float64, "cpu"))[keys.ENERGY]
+    e_refs = potential(build_graph([data.frames[n.source] for n in noisy], 3.0, torch.float64, "cpu"))[keys.ENERGY]
+    atoms = torch.tensor([len(n.frame) for n in noisy], dtype=torch.float64)
+    de = (e_frames - e_refs - torch.tensor([n.energy for n in noisy], dtype=torch.float64)) / atoms
+    assert sums["e_sq"] == pytest.approx(float((de * de).sum()), rel=1e-10)
 
 
 def test_signal_excludes_compositions_by_heavy_atoms() -> None:

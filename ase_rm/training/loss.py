@@ -40,10 +40,10 @@ def batch_loss(
     loss = force_weight * (df * df).sum() / n_f
     dfd = df.detach()
     sums = {"f_sq": float((dfd * dfd).sum()), "f_abs": float(dfd.abs().sum()), "f_n": dfd.numel()}
-    if batch.energy is not None:
+    if batch.energy is not None and batch.reference is not None:
         energy = out[keys.ENERGY]
         atoms = batch.graph.n_atoms[:n].to(energy.dtype)
-        de = (energy[:n] - energy[n : 2 * n] - batch.energy) / atoms
+        de = (energy[:n] - energy[batch.reference] - batch.energy) / atoms
         if energy_weight:
             loss = loss + energy_weight * (de * de).mean()
         ded = de.detach()
