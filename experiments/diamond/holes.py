@@ -27,8 +27,9 @@ def holes(path: str) -> list[str]:
         for atoms in group:
             margin = min(cubic) - atoms.info["energy_per_atom"]
             if atoms.info["class"] != "cubic diamond" and margin > 0:
-                shortest = neighbor_list("d", atoms, 2.0).min()
-                out.append(f"{volume}: {atoms.info['class']} {len(atoms)} atoms, C-C {shortest:.2f} Å, "
+                d = neighbor_list("d", atoms, 4.0)
+                shortest = f"{d.min():.2f} Å" if len(d) else "> 4 Å"
+                out.append(f"{volume}: {atoms.info['class']} {len(atoms)} atoms, C-C {shortest}, "
                            f"{1000 * margin:.1f} meV/atom below")
     return out
 
