@@ -97,6 +97,22 @@ def test_cosine_schedule_decays_to_lr_final_and_resumes_on_the_same_curve(
         TrainConfig(ema_decay=1.0)
 
 
+def test_resume_accepts_a_state_written_before_a_train_field_existed(tmp_path: Path) -> None:
+    """A state without a newer TrainConfig field (here the schedule) resumes when the field
+    is at its default, i.e. what the old run did, and is refused when it is not."""
+    cfg = CFG.replace(epochs=2, checkpoint_every=0)
+    first = train([cell()], tmp_path / "run", CARBON, NOISE, cfg, progress=False).history
+    path = tmp_path / "run" / "state.pt"
+    state = torch.load(path, weights_only=True)
+    for key in ("schedule", "lr_final"):
+        del state["configs"]["train"][key]
+    torch.save(state, path)
+    again = train([cell()], tmp_path / "run", CARBON, NOISE, cfg, resume=True, progress=False).history
+    assert np.array_equal(losses(again), losses(first))
+    with pytest.raises(ConfigError, match="other configs"):
+        train([cell()], tmp_path / "run", CARBON, NOISE, cfg.replace(schedule="cosine"), resume=True, progress=False)
+
+
 def test_same_seed_same_loss_history(tmp_path: Path) -> None:
     a = train([cell()], tmp_path / "a", CARBON, NOISE, CFG, progress=False)
     b = train([cell()], tmp_path / "b", CARBON, NOISE, CFG, progress=False)

@@ -398,5 +398,7 @@ states written before they existed)."""
 
 
 def _comparable(configs: dict[str, Any]) -> dict[str, Any]:
-    train = {k: v for k, v in configs.get("train", {}).items() if k not in NEUTRAL_KEYS}
+    # a field missing from a state predates it: its default is what that run did
+    stored = {**TrainConfig().to_dict(), **configs.get("train", {})}
+    train = {k: v for k, v in stored.items() if k not in NEUTRAL_KEYS}
     return {**configs, "train": train}
